@@ -1,0 +1,199 @@
+"""Forms validate and explain; they never write. Services do the writing."""
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
+from django.forms.models import construct_instance
+from taggit.utils import parse_tags
+
+from .models import Authorship, Party, Post, Stance, Topic
+from .services import (
+    DISCLOSURE_TEXT_FIELDS,
+    validate_disclosure,
+    validate_keywords,
+    validate_parent,
+    validate_stances,
+)
+
+
+class StanceChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return obj.name
+
+
+class PostForm(forms.ModelForm):
+    """A reply: what it says, where it stands, and its author's disclosure."""
+
+    stances = StanceChoiceField(
+        queryset=Stance.objects.none(),
+        to_field_name="slug",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Where does this reply stand? Choose at least one.",
+        error_messages={
+            "required": "Choose at least one stance: say where this reply stands."
+        },
+    )
+    tags = forms.CharField(
+        label="Keyword tags",
+        required=False,
+        max_length=600,
+        help_text="Optional, comma-separated, e.g. “open source, exploits”.",
+    )
+    parent = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+    attest = forms.BooleanField(
+        label="This disclosure is complete and accurate.",
+        error_messages={
+            "required": "Confirm that your disclosure is complete and accurate."
+        },
+    )
+
+    class Meta:
+        model = Post
+        fields = [
+            "body", "authorship", "ai_model", "ai_maker", "affiliation", "paid",
+            "paid_by", "conflict", "conflict_parties", "conflict_details",
+        ]  # fmt: skip
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 8}),
+            "authorship": forms.RadioSelect,
+            "paid": forms.RadioSelect,
+            "conflict": forms.RadioSelect,
+            "conflict_parties": forms.CheckboxSelectMultiple,
+            "conflict_details": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {"body": "Your reply"}
+        help_texts = {
+            "body": "Markdown: **bold**, *italic*, [links](https://example.org), > quotes.",
+            "authorship": "AI-polished: it only corrected language or translated. "
+            "AI-assisted: it drafted or suggested parts, and you edited it all. "
+            "AI-generated: an AI model wrote it; you reviewed it and answer for it.",
+            "ai_model": "Which AI model, e.g. “Claude” or “GPT-4o”.",
+            "ai_maker": "Who made that model, e.g. “Anthropic” or “OpenAI”.",
+            "affiliation": "Your relevant employer or organisation, or “none”.",
+            "paid_by": "Who pays you, or will, to post on this.",
+            "conflict_parties": "The parties of this debate your conflict involves.",
+            "conflict_details": "Your tie to them, in a sentence or two.",
+        }
+        error_messages = {
+            "body": {"required": "Write your reply before posting."},
+            "authorship": {"required": "Say who wrote this post."},
+            "affiliation": {
+                "required": "Give your relevant employer or organisation, or write “none”."
+            },
+            "paid": {"required": "Say whether you are paid to post on this."},
+            "conflict": {"required": "Say whether you have a conflict of interest."},
+        }
+
+    def __init__(self, *args, topic: Topic | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.topic = topic or self.instance.topic
+        self.instance.topic = self.topic
+        self.fields["stances"].queryset = Stance.objects.filter(
+            position__topic=self.topic
+        ).select_related("position")
+        self.fields["conflict_parties"].queryset = Party.objects.filter(
+            topic=self.topic
+        )
+        self.fields["conflict_parties"].to_field_name = "slug"
+        for name in ("authorship", "paid", "conflict"):
+            # Radio buttons with no blank option: nothing is pre-chosen for the author.
+            self.fields[name].choices = self.fields[name].choices[1:]
+        if self.instance.pk:
+            self.initial.setdefault("stances", list(self.instance.stances.all()))
+            self.initial.setdefault(
+                "tags", ", ".join(t.name for t in self.instance.tags.all())
+            )
+
+    def clean_tags(self) -> list[str]:
+        names = parse_tags(self.cleaned_data["tags"])
+        validate_keywords(names=names)
+        return names
+
+    def clean_parent(self) -> Post | None:
+        parent_id = self.cleaned_data["parent"]
+        if parent_id is None:
+            return None
+        parent = Post.objects.filter(pk=parent_id).first()
+        if parent is None:
+            raise ValidationError("That post does not exist.", code="parent_missing")
+        validate_parent(topic=self.topic, parent=parent, post=self.instance)
+        return parent
+
+    def clean(self):
+        cleaned = super().clean()
+        disclosure = {name: cleaned.get(name) or "" for name in DISCLOSURE_TEXT_FIELDS}
+        checks = [
+            lambda: validate_disclosure(
+                topic=self.topic,
+                conflict_parties=cleaned.get("conflict_parties") or [],
+                **disclosure,
+            ),
+        ]
+        if "stances" in cleaned:
+            checks.append(
+                lambda: validate_stances(topic=self.topic, stances=cleaned["stances"])
+            )
+        for check in checks:
+            try:
+                check()
+            except ValidationError as exc:
+                for name, errors in exc.error_dict.items():
+                    if name not in self.errors:
+                        self.add_error(name, errors)
+        return cleaned
+
+    def _post_clean(self):
+        # Only copy the values onto the instance: the services run full_clean() on
+        # the real object, and the model's messages would repeat clean()'s.
+        self.instance = construct_instance(self, self.instance, self._meta.fields)
+
+    def disclosure(self) -> dict:
+        """The cleaned disclosure, as keyword arguments for the services."""
+        data = {name: self.cleaned_data[name] for name in DISCLOSURE_TEXT_FIELDS}
+        data["conflict_parties"] = list(self.cleaned_data["conflict_parties"])
+        return data
+
+
+class PostAdminForm(PostForm):
+    """The admin's edit form: the same rules, plus status; no re-attestation."""
+
+    attest = None
+    parent = None
+
+    class Meta(PostForm.Meta):
+        fields = [*PostForm.Meta.fields, "status"]
+        widgets = {**PostForm.Meta.widgets, "status": forms.RadioSelect}
+
+
+class ThreadFilterForm(forms.Form):
+    """Reader filters from the query string; unknown values get a 400 with a message."""
+
+    stance = forms.ModelChoiceField(
+        queryset=Stance.objects.none(),
+        to_field_name="slug",
+        required=False,
+        error_messages={"invalid_choice": "There is no such stance in this topic."},
+    )
+    authorship = forms.ChoiceField(
+        choices=[("", "Anyone"), *Authorship.choices],
+        required=False,
+        error_messages={"invalid_choice": "Choose a kind of authorship from the list."},
+    )
+
+    def __init__(self, *args, topic: Topic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stance"].queryset = Stance.objects.filter(position__topic=topic)
+
+    def filter(self, posts):
+        if stance := self.cleaned_data.get("stance"):
+            posts = posts.with_stance(stance)
+        if authorship := self.cleaned_data.get("authorship"):
+            posts = posts.with_authorship(authorship)
+        return posts
+
+
+class SignupForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        fields = ["username"]

@@ -1,0 +1,500 @@
+"""Topics seeded from articles, the parties and positions they name, and disclosed posts.
+
+Every rule that fits on one row is a named CheckConstraint, so no path (form,
+admin, shell, command) can store a post that breaks it. Rules that span rows
+(stances belong to the topic, conflicts name its parties) live in services.py.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, F, Prefetch, Q
+from django.db.models.functions import Length, Trim
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.urls import reverse
+from django.utils import timezone
+from taggit.managers import TaggableManager
+from taggit.models import TagBase, TaggedItemBase
+
+from .markup import render_markdown
+
+BODY_MAX_LENGTH = 20_000
+
+
+def not_blank(field: str) -> GreaterThan:
+    """A condition that `field` holds more than whitespace, on SQLite and PostgreSQL."""
+    return GreaterThan(Length(Trim(field)), 0)
+
+
+class Authorship(models.TextChoices):
+    HUMAN = "human", "Human-written"
+    AI_POLISHED = "ai_polished", "AI-polished"
+    AI_ASSISTED = "ai_assisted", "AI-assisted"
+    AI_GENERATED = "ai_generated", "AI-generated"
+
+
+class Paid(models.TextChoices):
+    NO = "no", "Not paid"
+    YES = "yes", "Paid"
+    EXPECTED = "expected", "Expects to be paid"
+
+
+class Conflict(models.TextChoices):
+    NONE = "none", "No conflict of interest"
+    DECLARED = "declared", "Declared conflict of interest"
+
+
+class Polarity(models.TextChoices):
+    SUPPORTS = "supports", "Supports"
+    OPPOSES = "opposes", "Opposes"
+
+
+class PostStatus(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    HIDDEN = "hidden", "Hidden"
+
+
+class Disclosure(models.Model):
+    """Who or what wrote a text and what ties its author has to the subject.
+
+    Shared by posts and by the seed article itself: the site holds its sources
+    to the rule it holds its users to.
+    """
+
+    authorship = models.CharField(
+        "who wrote it", max_length=16, choices=Authorship.choices
+    )
+    ai_model = models.CharField("AI model", max_length=100, blank=True)
+    ai_maker = models.CharField("AI model's maker", max_length=100, blank=True)
+    affiliation = models.CharField(max_length=200)
+    paid = models.CharField("paid to post", max_length=10, choices=Paid.choices)
+    paid_by = models.CharField("paid by", max_length=200, blank=True)
+    conflict = models.CharField(
+        "conflict of interest", max_length=10, choices=Conflict.choices
+    )
+    conflict_parties = models.ManyToManyField(
+        "Party", blank=True, related_name="%(class)s_conflicts"
+    )
+    conflict_details = models.TextField(max_length=1000, blank=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(authorship__in=Authorship.values),
+                name="%(app_label)s_%(class)s_authorship_valid",
+                violation_error_message="Authorship must be one of: "
+                + ", ".join(Authorship.values)
+                + ".",
+            ),
+            models.CheckConstraint(
+                condition=(Q(authorship=Authorship.HUMAN, ai_model="", ai_maker=""))
+                | (
+                    ~Q(authorship=Authorship.HUMAN)
+                    & Q(not_blank("ai_model"))
+                    & Q(not_blank("ai_maker"))
+                ),
+                name="%(app_label)s_%(class)s_ai_fields_match_authorship",
+                violation_error_message="Name the AI model and its maker when AI "
+                "was involved, and leave both empty when it was not.",
+            ),
+            models.CheckConstraint(
+                condition=Q(not_blank("affiliation")),
+                name="%(app_label)s_%(class)s_affiliation_not_blank",
+                violation_error_message="Affiliation is required; write “none” if "
+                "you have none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid__in=Paid.values),
+                name="%(app_label)s_%(class)s_paid_valid",
+                violation_error_message="Paid must be one of: "
+                + ", ".join(Paid.values)
+                + ".",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid=Paid.NO, paid_by="")
+                | (~Q(paid=Paid.NO) & Q(not_blank("paid_by"))),
+                name="%(app_label)s_%(class)s_paid_by_matches_paid",
+                violation_error_message="Say who pays when the post is paid or "
+                "payment is expected, and no one otherwise.",
+            ),
+            models.CheckConstraint(
+                condition=Q(conflict__in=Conflict.values),
+                name="%(app_label)s_%(class)s_conflict_valid",
+                violation_error_message="Conflict must be one of: "
+                + ", ".join(Conflict.values)
+                + ".",
+            ),
+            models.CheckConstraint(
+                condition=Q(conflict=Conflict.NONE, conflict_details="")
+                | (Q(conflict=Conflict.DECLARED) & Q(not_blank("conflict_details"))),
+                name="%(app_label)s_%(class)s_conflict_details_match_conflict",
+                violation_error_message="Describe a declared conflict, and leave "
+                "the details empty when there is none.",
+            ),
+        ]
+
+    @property
+    def uses_ai(self) -> bool:
+        return self.authorship != Authorship.HUMAN
+
+    @property
+    def maker_party(self) -> "Party | None":
+        """The debate's party that made the AI model, if any: derived, never typed."""
+        if not self.uses_ai:
+            return None
+        return self.disclosure_topic.party_named(self.ai_maker)
+
+    @property
+    def disclosure_topic(self) -> "Topic":
+        raise NotImplementedError
+
+
+class TopicQuerySet(models.QuerySet):
+    def with_reply_counts(self):
+        return self.annotate(
+            reply_count=Count("posts", filter=Q(posts__status=PostStatus.PUBLISHED))
+        )
+
+    def with_position_counts(self):
+        return self.prefetch_related(
+            Prefetch("positions", queryset=Position.objects.with_stance_counts())
+        )
+
+    def for_list_page(self):
+        return self.with_reply_counts().with_position_counts()
+
+    def for_thread_page(self):
+        return self.with_position_counts().prefetch_related(
+            "parties", "conflict_parties"
+        )
+
+
+class Topic(Disclosure):
+    """A debate, seeded from one article that readers see at the top of the thread."""
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    lede = models.TextField(blank=True)
+    body = models.TextField(help_text="The article, in markdown.")
+    body_html = models.TextField(editable=False, default="")
+    source_publication = models.CharField(
+        "source", max_length=300, help_text="Where the article comes from."
+    )
+    source_url = models.URLField("source URL", blank=True)
+    source_date = models.DateField("source date", null=True, blank=True)
+    disclosure_statement = models.TextField(
+        blank=True, help_text="The article's own disclosure, in its words."
+    )
+    is_locked = models.BooleanField(
+        "locked", default=False, help_text="A locked topic takes no new replies."
+    )
+    is_pinned = models.BooleanField("pinned", default=False)
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = TopicQuerySet.as_manager()
+
+    class Meta(Disclosure.Meta):
+        ordering = ["-is_pinned", "-created", "-id"]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.body_html = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("topic-detail", kwargs={"slug": self.slug})
+
+    @property
+    def disclosure_topic(self) -> "Topic":
+        return self
+
+    def party_named(self, name: str) -> "Party | None":
+        """The party called `name` (or one of its aliases), ignoring case."""
+        wanted = name.strip().casefold()
+        if not wanted:
+            return None
+        for party in self.parties.all():
+            if wanted in party.names():
+                return party
+        return None
+
+
+class Party(models.Model):
+    """Someone the article names with a stake in the debate."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="parties")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100)
+    aliases = models.CharField(
+        max_length=500, blank=True, help_text="Other names it goes by, comma-separated."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "parties"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "slug"],
+                name="forum_party_unique_slug_per_topic",
+                violation_error_message="This topic already has a party with this slug.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def names(self) -> set[str]:
+        aliases = (alias.strip() for alias in self.aliases.split(","))
+        return {n.casefold() for n in (self.name, *aliases) if n}
+
+
+class PositionQuerySet(models.QuerySet):
+    def with_stance_counts(self):
+        """Count published replies per polarity in one grouped query."""
+        published = Q(stances__post_links__content_object__status=PostStatus.PUBLISHED)
+        return self.annotate(
+            support_count=Count(
+                "stances__post_links",
+                filter=published & Q(stances__polarity=Polarity.SUPPORTS),
+            ),
+            oppose_count=Count(
+                "stances__post_links",
+                filter=published & Q(stances__polarity=Polarity.OPPOSES),
+            ),
+        )
+
+
+class Position(models.Model):
+    """A claim people take sides on; each has a supporting and an opposing stance."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="positions")
+    slug = models.SlugField(max_length=80)
+    claim = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    quote = models.TextField(
+        blank=True, help_text="The article's sentence it comes from."
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = PositionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "slug"],
+                name="forum_position_unique_slug_per_topic",
+                violation_error_message="This topic already has a position with this slug.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.claim
+
+    @property
+    def supports_slug(self) -> str:
+        return Stance.slug_for(self, Polarity.SUPPORTS)
+
+    @property
+    def opposes_slug(self) -> str:
+        return Stance.slug_for(self, Polarity.OPPOSES)
+
+
+class Stance(TagBase):
+    """A controlled tag: for or against one position.
+
+    Name and slug are unique per position and polarity, not site-wide as in
+    taggit's TagBase, so two topics may both hold a "ban-is-justified" position.
+    """
+
+    name = models.CharField(max_length=250)
+    slug = models.SlugField(max_length=100, allow_unicode=False)
+    position = models.ForeignKey(
+        Position, on_delete=models.CASCADE, related_name="stances"
+    )
+    polarity = models.CharField(max_length=8, choices=Polarity.choices)
+
+    class Meta:
+        ordering = ["position__order", "position_id", "-polarity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["position", "polarity"],
+                name="forum_stance_one_per_polarity",
+                violation_error_message="This position already has this stance.",
+            ),
+            models.CheckConstraint(
+                condition=Q(polarity__in=Polarity.values),
+                name="forum_stance_polarity_valid",
+                violation_error_message="Polarity must be supports or opposes.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @staticmethod
+    def slug_for(position: Position, polarity: str) -> str:
+        return f"{polarity}-{position.slug}"
+
+    @staticmethod
+    def name_for(position: Position, polarity: str) -> str:
+        return f"{Polarity(polarity).label}: {position.claim}"
+
+
+class PostStance(TaggedItemBase):
+    content_object = models.ForeignKey(
+        "Post", on_delete=models.CASCADE, related_name="stance_links"
+    )
+    # PROTECT: deleting a position must not silently strip replies of their stance.
+    tag = models.ForeignKey(Stance, on_delete=models.PROTECT, related_name="post_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_object", "tag"], name="forum_poststance_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.content_object_id}: {self.tag}"
+
+
+class PostKeyword(TaggedItemBase):
+    content_object = models.ForeignKey(
+        "Post", on_delete=models.CASCADE, related_name="keyword_links"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_object", "tag"], name="forum_postkeyword_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.content_object_id}: {self.tag}"
+
+
+class PostQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status=PostStatus.PUBLISHED)
+
+    def visible_to(self, user):
+        """Hidden posts exist for staff only: everyone else gets published ones."""
+        return self if user.is_staff else self.published()
+
+    def for_topic(self, topic: Topic):
+        return self.filter(topic=topic)
+
+    def with_stance(self, stance: Stance):
+        return self.filter(stance_links__tag=stance)
+
+    def with_authorship(self, authorship: str):
+        return self.filter(authorship=authorship)
+
+    def in_thread_order(self):
+        return self.order_by("created", "id")
+
+    def before(self, post: "Post"):
+        """Posts ahead of `post` in thread order: its index, for its permalink's page."""
+        return self.filter(
+            Q(created__lt=post.created) | Q(created=post.created, id__lt=post.id)
+        )
+
+    def for_thread_page(self):
+        return self.select_related("author").prefetch_related(
+            "stances", "tags", "conflict_parties"
+        )
+
+
+class Post(Disclosure):
+    """A reply in a topic, with its stances and its author's disclosure."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts"
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name="in reply to",
+    )
+    body = models.TextField(max_length=BODY_MAX_LENGTH)
+    body_html = models.TextField(editable=False, default="")
+    status = models.CharField(
+        max_length=10, choices=PostStatus.choices, default=PostStatus.PUBLISHED
+    )
+    attested_at = models.DateTimeField(
+        "disclosure attested at",
+        help_text="When the author confirmed the disclosure is complete and accurate.",
+    )
+    created = models.DateTimeField(default=timezone.now)
+    edited = models.DateTimeField(null=True, blank=True)
+
+    stances = TaggableManager(
+        "stances",
+        through=PostStance,
+        related_name="posts",
+        help_text="Where this reply stands on the topic's positions.",
+    )
+    tags = TaggableManager(
+        "keyword tags",
+        through=PostKeyword,
+        related_name="forum_posts",
+        blank=True,
+        help_text="Optional keywords, comma-separated.",
+    )
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta(Disclosure.Meta):
+        ordering = ["created", "id"]
+        indexes = [
+            models.Index(
+                fields=["topic", "status", "created", "id"], name="forum_post_thread"
+            ),
+            models.Index(fields=["topic", "authorship"], name="forum_post_authorship"),
+        ]
+        constraints = [
+            *Disclosure.Meta.constraints,
+            models.CheckConstraint(
+                condition=Q(not_blank("body"))
+                & Q(LessThanOrEqual(Length("body"), BODY_MAX_LENGTH)),
+                name="forum_post_body_length",
+                violation_error_message=f"A post needs a body of at most "
+                f"{BODY_MAX_LENGTH} characters.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PostStatus.values),
+                name="forum_post_status_valid",
+                violation_error_message="Status must be published or hidden.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=F("id")),
+                name="forum_post_not_own_parent",
+                violation_error_message="A post cannot reply to itself.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} by {self.author} in {self.topic}"
+
+    def save(self, *args, **kwargs):
+        self.body_html = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("post-detail", kwargs={"pk": self.pk})
+
+    @property
+    def disclosure_topic(self) -> Topic:
+        return self.topic
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.status == PostStatus.HIDDEN

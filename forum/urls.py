@@ -1,0 +1,26 @@
+"""Public paths and form field names are a contract: tests hold them."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.topic_list, name="topic-list"),
+    path("t/<slug:slug>/", views.topic_detail, name="topic-detail"),
+    path("t/<slug:slug>/reply/", views.post_create, name="post-create"),
+    path("p/<int:pk>/", views.post_detail, name="post-detail"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "Standpoint moderation"
+admin.site.site_title = "Standpoint moderation"
+admin.site.index_title = "Moderation"

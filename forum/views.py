@@ -1,0 +1,101 @@
+"""Pages: read without an account, sign up to post. Views fetch, validate, call one service."""
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import InvalidPage, Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import services
+from .forms import PostForm, SignupForm, ThreadFilterForm
+from .models import Post, Topic
+
+
+def per_page() -> int:
+    return settings.STANDPOINT_POSTS_PER_PAGE
+
+
+@require_GET
+def topic_list(request):
+    topics = Topic.objects.for_list_page()
+    return render(request, "forum/topic_list.html", {"topics": topics})
+
+
+@require_GET
+def topic_detail(request, slug):
+    topic = get_object_or_404(Topic.objects.for_thread_page(), slug=slug)
+    filters = ThreadFilterForm(request.GET, topic=topic)
+    posts = topic.posts.visible_to(request.user).in_thread_order().for_thread_page()
+    if filters.is_valid():
+        posts = filters.filter(posts)
+    try:
+        page = Paginator(posts, per_page()).page(request.GET.get("page") or 1)
+    except InvalidPage as exc:
+        raise Http404(f"No such page: {exc}") from exc
+    context = {
+        "topic": topic,
+        "page": page,
+        "filters": filters,
+        "form": PostForm(topic=topic) if request.user.is_authenticated else None,
+    }
+    status = 200 if filters.is_valid() else 400
+    return render(request, "forum/topic_detail.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def post_create(request, slug):
+    topic = get_object_or_404(Topic, slug=slug)
+    form = PostForm(
+        request.POST or None, topic=topic, initial={"parent": request.GET.get("parent")}
+    )
+    if form.is_bound and form.is_valid():
+        try:
+            post = services.post_create(
+                topic=topic, author=request.user, body=form.cleaned_data["body"],
+                stances=form.cleaned_data["stances"], tags=form.cleaned_data["tags"],
+                parent=form.cleaned_data["parent"], attested=form.cleaned_data["attest"],
+                **form.disclosure(),
+            )  # fmt: skip
+            return redirect(post)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    locked = topic.is_locked or form.has_error(NON_FIELD_ERRORS, "topic_locked")
+    context = {"topic": topic, "form": form, "locked": locked}
+    return render(
+        request, "forum/post_form.html", context, status=403 if locked else 200
+    )
+
+
+@require_GET
+def post_detail(request, pk):
+    """A post's permanent address: the thread page that holds it, scrolled to it."""
+    visible = Post.objects.visible_to(request.user)
+    post = get_object_or_404(visible.select_related("topic"), pk=pk)
+    ahead = visible.for_topic(post.topic).before(post).count()
+    page = ahead // per_page() + 1
+    query = f"?page={page}" if page > 1 else ""
+    return redirect(f"{post.topic.get_absolute_url()}{query}#p{post.pk}")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, {request.get_host()}, request.is_secure()
+    ):
+        next_url = ""
+    form = SignupForm(request.POST or None)
+    if form.is_bound and form.is_valid():
+        user = services.user_signup(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(next_url or "topic-list")
+    context = {"form": form, "next": next_url}
+    return render(request, "registration/signup.html", context)
