@@ -27,6 +27,10 @@ class PositionInline(admin.StackedInline):
 class TopicAdminForm(forms.ModelForm):
     """Holds the article's own disclosure to the rules every post meets."""
 
+    source_url = forms.URLField(
+        label="Source URL", required=False, assume_scheme="https"
+    )
+
     class Meta:
         model = Topic
         fields = [

@@ -7,8 +7,8 @@ admin, shell, command) can store a post that breaks it. Rules that span rows
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, F, Prefetch, Q
-from django.db.models.functions import Length, Trim
+from django.db.models import Count, F, Prefetch, Q, Value
+from django.db.models.functions import Length, Replace, Trim
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
@@ -21,8 +21,14 @@ BODY_MAX_LENGTH = 20_000
 
 
 def not_blank(field: str) -> GreaterThan:
-    """A condition that `field` holds more than whitespace, on SQLite and PostgreSQL."""
-    return GreaterThan(Length(Trim(field)), 0)
+    """A condition that `field` holds more than whitespace, on SQLite and PostgreSQL.
+
+    SQL TRIM strips spaces only, so other whitespace becomes a space first.
+    """
+    text = F(field)
+    for char in "\t\n\r\f\v\xa0":
+        text = Replace(text, Value(char), Value(" "))
+    return GreaterThan(Length(Trim(text)), 0)
 
 
 class Authorship(models.TextChoices):

@@ -66,9 +66,10 @@ class _Reader:
         if not isinstance(value, str):
             raise self.fail(f"{where}.{key} must be a string", f"{key} =")
         if required and not value.strip():
-            raise self.fail(
-                f"{where}.{key} is required", f"[{where}]" if where else None
-            )
+            slug = table.get("slug")
+            named = key != "slug" and isinstance(slug, str) and slug
+            near = f'slug = "{slug}"' if named else (f"[{where}]" if where else None)
+            raise self.fail(f"{where}.{key} is required", near)
         if "\x00" in value:
             raise self.fail(f"{where}.{key} contains a NUL character", f"{key} =")
         return value.strip() if key != "text" else value
@@ -98,8 +99,9 @@ class _Reader:
         if expected and hashlib.sha256(text.encode()).hexdigest() != expected:
             raise self.fail(
                 "article.text does not match text_sha256: the article was altered",
-                "text_sha256",
+                "text_sha256 =",
             )
+        parties = self.parties()
         return ArticleData(
             slug=self.slug(self.data, ""),
             title=self.text(self.data, "title", ""),
@@ -115,8 +117,8 @@ class _Reader:
             disclosure_statement=self.quote(
                 self.text(disclosure, "statement", "disclosure", required=False), text
             ),
-            conflict_party_slugs=tuple(disclosure.get("conflict_parties", ())),
-            parties=self.parties(),
+            conflict_party_slugs=self.conflict_parties(disclosure, parties),
+            parties=parties,
             positions=self.positions(text),
         )
 
@@ -132,6 +134,23 @@ class _Reader:
                 "this quote is not in the article text word for word", quote[:40]
             )
         return quote
+
+    def conflict_parties(self, disclosure: dict, parties) -> tuple[str, ...]:
+        slugs = disclosure.get("conflict_parties", [])
+        if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+            raise self.fail(
+                "disclosure.conflict_parties must be a list of party slugs",
+                "conflict_parties =",
+            )
+        known = {party.slug for party in parties}
+        for slug in slugs:
+            if slug not in known:
+                raise self.fail(
+                    f"disclosure.conflict_parties names {slug!r}, which is not a party "
+                    "in [[parties]]",
+                    "conflict_parties =",
+                )
+        return tuple(slugs)
 
     def parties(self) -> tuple[PartyData, ...]:
         rows = self.data.get("parties", [])
