@@ -1,0 +1,71 @@
+"""Plain builders for test data: valid by default, any field overridable."""
+
+import itertools
+
+from django.contrib.auth import get_user_model
+
+from forum import services
+from forum.models import Party, Position, Stance, Topic
+
+_counter = itertools.count(1)
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(**overrides):
+    n = next(_counter)
+    overrides.setdefault("username", f"reader{n}")
+    password = overrides.pop("password", PASSWORD)
+    return get_user_model().objects.create_user(password=password, **overrides)
+
+
+def make_topic(**overrides):
+    """A topic with a human-written article, two parties and two positions."""
+    n = next(_counter)
+    overrides.setdefault("title", f"Topic {n}")
+    overrides.setdefault("slug", f"topic-{n}")
+    overrides.setdefault("body", "The article.\n\nIts second paragraph.")
+    overrides.setdefault("source_publication", "The Test Gazette")
+    overrides.setdefault("authorship", "human")
+    overrides.setdefault("affiliation", "none")
+    overrides.setdefault("paid", "no")
+    overrides.setdefault("conflict", "none")
+    topic = Topic.objects.create(**overrides)
+    Party.objects.create(
+        topic=topic, name="Anthropic", slug="anthropic", aliases="Anthropic PBC"
+    )
+    Party.objects.create(topic=topic, name="US government", slug="us-government")
+    for order, (slug, claim) in enumerate(
+        [
+            ("ban-endangers-defenders", "The ban endangers defenders"),
+            ("ban-is-justified", "The ban is justified"),
+        ]
+    ):
+        position = Position.objects.create(
+            topic=topic, slug=slug, claim=claim, order=order
+        )
+        services.position_sync_stances(position=position)
+    return topic
+
+
+def stance(topic, slug="supports-ban-endangers-defenders"):
+    """The topic's stance with `slug`, e.g. "opposes-ban-is-justified"."""
+    return Stance.objects.get(position__topic=topic, slug=slug)
+
+
+def make_post(**overrides):
+    """A reply made through `services.post_create`, the only way posts are made."""
+    if "topic" not in overrides:
+        overrides["topic"] = make_topic()
+    topic = overrides["topic"]
+    if "author" not in overrides:
+        overrides["author"] = make_user()
+    if "stances" not in overrides:
+        overrides["stances"] = [stance(topic)]
+    overrides.setdefault("body", "I have *views* on this.")
+    overrides.setdefault("authorship", "human")
+    overrides.setdefault("affiliation", "none")
+    overrides.setdefault("paid", "no")
+    overrides.setdefault("conflict", "none")
+    overrides.setdefault("attested", True)
+    return services.post_create(**overrides)

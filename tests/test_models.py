@@ -1,0 +1,605 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from forum.models import Party, Position, Post, PostStatus, Stance, Topic
+
+from .factories import make_post, make_topic, make_user, stance
+
+AI_FIELDS = (
+    "Name the AI model and its maker when AI was involved, and leave both empty "
+    "when it was not."
+)
+AFFILIATION = "Affiliation is required; write “none” if you have none."
+PAID_BY = (
+    "Say who pays when the post is paid or payment is expected, and no one otherwise."
+)
+CONFLICT_DETAILS = (
+    "Describe a declared conflict, and leave the details empty when there is none."
+)
+BODY = "A post needs a body of at most 20000 characters."
+BLANK = "This field cannot be blank."
+
+
+def invalid_choice(value):
+    return f"Value {value!r} is not a valid choice."
+
+
+def post_fields(topic, author, **changes):
+    """Every column of a valid human-written post, with `changes` applied."""
+    fields = {
+        "topic": topic,
+        "author": author,
+        "body": "A reply.",
+        "authorship": "human",
+        "ai_model": "",
+        "ai_maker": "",
+        "affiliation": "none",
+        "paid": "no",
+        "paid_by": "",
+        "conflict": "none",
+        "conflict_details": "",
+        "attested_at": timezone.now(),
+    }
+    return {**fields, **changes}
+
+
+# (changes, field the error is reported on, message, constraint the database names)
+REJECTED_POSTS = {
+    "authorship empty": (
+        {"authorship": ""},
+        "authorship",
+        BLANK,
+        "forum_post_authorship_valid",
+    ),
+    "authorship unknown": (
+        {"authorship": "robot"},
+        "authorship",
+        invalid_choice("robot"),
+        "forum_post_authorship_valid",
+    ),
+    "ai model missing": (
+        {"authorship": "ai_generated", "ai_maker": "Anthropic"},
+        "__all__",
+        AI_FIELDS,
+        "forum_post_ai_fields_match_authorship",
+    ),
+    "ai maker whitespace": (
+        {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "  "},
+        "__all__",
+        AI_FIELDS,
+        "forum_post_ai_fields_match_authorship",
+    ),
+    "ai maker missing": (
+        {"authorship": "ai_assisted", "ai_model": "Claude"},
+        "__all__",
+        AI_FIELDS,
+        "forum_post_ai_fields_match_authorship",
+    ),
+    "ai model whitespace": (
+        {"authorship": "ai_polished", "ai_model": "   ", "ai_maker": "Anthropic"},
+        "__all__",
+        AI_FIELDS,
+        "forum_post_ai_fields_match_authorship",
+    ),
+    "human with ai model": (
+        {"ai_model": "Claude"},
+        "__all__",
+        AI_FIELDS,
+        "forum_post_ai_fields_match_authorship",
+    ),
+    "human with ai maker": (
+        {"ai_maker": "Anthropic"},
+        "__all__",
+        AI_FIELDS,
+        "forum_post_ai_fields_match_authorship",
+    ),
+    "human with whitespace ai model": (
+        {"ai_model": " "},
+        "__all__",
+        AI_FIELDS,
+        "forum_post_ai_fields_match_authorship",
+    ),
+    "affiliation empty": (
+        {"affiliation": ""},
+        "affiliation",
+        BLANK,
+        "forum_post_affiliation_not_blank",
+    ),
+    "affiliation whitespace": (
+        {"affiliation": "   "},
+        "__all__",
+        AFFILIATION,
+        "forum_post_affiliation_not_blank",
+    ),
+    "paid empty": ({"paid": ""}, "paid", BLANK, "forum_post_paid_valid"),
+    "paid unknown": (
+        {"paid": "maybe"},
+        "paid",
+        invalid_choice("maybe"),
+        "forum_post_paid_valid",
+    ),
+    "paid without payer": (
+        {"paid": "yes"},
+        "__all__",
+        PAID_BY,
+        "forum_post_paid_by_matches_paid",
+    ),
+    "pay expected without payer": (
+        {"paid": "expected"},
+        "__all__",
+        PAID_BY,
+        "forum_post_paid_by_matches_paid",
+    ),
+    "paid with whitespace payer": (
+        {"paid": "yes", "paid_by": "  "},
+        "__all__",
+        PAID_BY,
+        "forum_post_paid_by_matches_paid",
+    ),
+    "unpaid with payer": (
+        {"paid_by": "Acme"},
+        "__all__",
+        PAID_BY,
+        "forum_post_paid_by_matches_paid",
+    ),
+    "conflict empty": (
+        {"conflict": ""},
+        "conflict",
+        BLANK,
+        "forum_post_conflict_valid",
+    ),
+    "conflict unknown": (
+        {"conflict": "some"},
+        "conflict",
+        invalid_choice("some"),
+        "forum_post_conflict_valid",
+    ),
+    "declared conflict without details": (
+        {"conflict": "declared"},
+        "__all__",
+        CONFLICT_DETAILS,
+        "forum_post_conflict_details_match_conflict",
+    ),
+    "declared conflict with whitespace details": (
+        {"conflict": "declared", "conflict_details": "   "},
+        "__all__",
+        CONFLICT_DETAILS,
+        "forum_post_conflict_details_match_conflict",
+    ),
+    "no conflict with details": (
+        {"conflict_details": "I work there."},
+        "__all__",
+        CONFLICT_DETAILS,
+        "forum_post_conflict_details_match_conflict",
+    ),
+    "body empty": ({"body": ""}, "body", BLANK, "forum_post_body_length"),
+    "body whitespace": ({"body": "    "}, "__all__", BODY, "forum_post_body_length"),
+    "body too long": (
+        {"body": "x" * 20_001},
+        "__all__",
+        BODY,
+        "forum_post_body_length",
+    ),
+    "status unknown": (
+        {"status": "deleted"},
+        "status",
+        invalid_choice("deleted"),
+        "forum_post_status_valid",
+    ),
+}
+
+ACCEPTED_POSTS = {
+    "human": {},
+    "ai generated": {
+        "authorship": "ai_generated",
+        "ai_model": "Claude",
+        "ai_maker": "Anthropic",
+    },
+    "ai polished": {
+        "authorship": "ai_polished",
+        "ai_model": "DeepL",
+        "ai_maker": "DeepL SE",
+    },
+    "affiliation named": {"affiliation": "Bugcrowd"},
+    "paid": {"paid": "yes", "paid_by": "Acme"},
+    "pay expected": {"paid": "expected", "paid_by": "Acme"},
+    "conflict declared": {"conflict": "declared", "conflict_details": "I work there."},
+    "body at the limit": {"body": "x" * 20_000},
+    "hidden": {"status": "hidden"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message", "constraint"),
+    REJECTED_POSTS.values(),
+    ids=REJECTED_POSTS.keys(),
+)
+def test_post_breaking_a_row_rule_is_rejected_by_model_and_database(
+    topic, user, changes, field, message, constraint
+):
+    fields = post_fields(topic, user, **changes)
+
+    with pytest.raises(ValidationError) as excinfo:
+        Post(**fields).full_clean()
+    assert message in excinfo.value.message_dict[field]
+
+    with transaction.atomic(), pytest.raises(IntegrityError) as excinfo:
+        Post.objects.create(**fields)
+    assert constraint in str(excinfo.value)
+    assert not Post.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("changes", ACCEPTED_POSTS.values(), ids=ACCEPTED_POSTS.keys())
+def test_post_keeping_the_row_rules_is_accepted_by_model_and_database(
+    topic, user, changes
+):
+    fields = post_fields(topic, user, **changes)
+
+    Post(**fields).full_clean()
+    post = Post.objects.create(**fields)
+
+    assert Post.objects.get().pk == post.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "constraint"),
+    [
+        ({"affiliation": "\t"}, "forum_post_affiliation_not_blank"),
+        (
+            {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "\n"},
+            "forum_post_ai_fields_match_authorship",
+        ),
+        ({"paid": "yes", "paid_by": " \r\n "}, "forum_post_paid_by_matches_paid"),
+        (
+            {"conflict": "declared", "conflict_details": "\n\t"},
+            "forum_post_conflict_details_match_conflict",
+        ),
+        ({"body": "\n\n\t"}, "forum_post_body_length"),
+    ],
+    ids=["affiliation", "ai maker", "paid by", "conflict details", "body"],
+)
+def test_text_of_tabs_and_newlines_counts_as_blank(topic, user, changes, constraint):
+    fields = post_fields(topic, user, **changes)
+
+    with pytest.raises(ValidationError):
+        Post(**fields).full_clean()
+    with transaction.atomic(), pytest.raises(IntegrityError) as excinfo:
+        Post.objects.create(**fields)
+    assert constraint in str(excinfo.value)
+
+
+@pytest.mark.django_db
+def test_database_rejects_an_update_that_breaks_a_row_rule():
+    post = make_post()
+
+    with transaction.atomic(), pytest.raises(IntegrityError) as excinfo:
+        Post.objects.filter(pk=post.pk).update(authorship="ai_generated")
+
+    assert "forum_post_ai_fields_match_authorship" in str(excinfo.value)
+    post.refresh_from_db()
+    assert post.authorship == "human"
+
+
+@pytest.mark.django_db
+def test_post_cannot_be_its_own_parent():
+    post = make_post()
+    reply = make_post(topic=post.topic)
+
+    post.parent = post
+    with pytest.raises(ValidationError) as excinfo:
+        post.full_clean()
+    assert excinfo.value.message_dict["__all__"] == ["A post cannot reply to itself."]
+
+    with transaction.atomic(), pytest.raises(IntegrityError) as excinfo:
+        Post.objects.filter(pk=post.pk).update(parent=post)
+    assert "forum_post_not_own_parent" in str(excinfo.value)
+
+    reply.parent = post
+    reply.full_clean()
+    Post.objects.filter(pk=reply.pk).update(parent=post)
+    assert post.replies.get() == reply
+
+
+TOPIC_DISCLOSURE = {
+    "source_publication": "The Test Gazette",
+    "body": "The article.",
+    "authorship": "human",
+    "affiliation": "none",
+    "paid": "no",
+    "conflict": "none",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message", "constraint"),
+    [
+        (
+            {"authorship": "robot"},
+            "authorship",
+            invalid_choice("robot"),
+            "forum_topic_authorship_valid",
+        ),
+        (
+            {"authorship": "ai_generated", "ai_model": "Claude"},
+            "__all__",
+            AI_FIELDS,
+            "forum_topic_ai_fields_match_authorship",
+        ),
+        (
+            {"affiliation": "  "},
+            "__all__",
+            AFFILIATION,
+            "forum_topic_affiliation_not_blank",
+        ),
+        (
+            {"paid": "yes"},
+            "__all__",
+            PAID_BY,
+            "forum_topic_paid_by_matches_paid",
+        ),
+        (
+            {"conflict": "declared"},
+            "__all__",
+            CONFLICT_DETAILS,
+            "forum_topic_conflict_details_match_conflict",
+        ),
+    ],
+    ids=["authorship", "ai fields", "affiliation", "paid by", "conflict details"],
+)
+def test_topic_disclosure_is_held_to_the_post_rules(
+    changes, field, message, constraint
+):
+    fields = {"title": "A topic", "slug": "a-topic", **TOPIC_DISCLOSURE, **changes}
+
+    with pytest.raises(ValidationError) as excinfo:
+        Topic(**fields).full_clean(exclude=["conflict_parties"])
+    assert message in excinfo.value.message_dict[field]
+
+    with transaction.atomic(), pytest.raises(IntegrityError) as excinfo:
+        Topic.objects.create(**fields)
+    assert constraint in str(excinfo.value)
+    assert not Topic.objects.exists()
+
+
+@pytest.mark.django_db
+def test_topic_with_ai_generated_article_is_accepted():
+    fields = {
+        "title": "A topic",
+        "slug": "a-topic",
+        **TOPIC_DISCLOSURE,
+        "authorship": "ai_generated",
+        "ai_model": "Claude",
+        "ai_maker": "Anthropic",
+        "conflict": "declared",
+        "conflict_details": "Written by a model of a party.",
+    }
+
+    Topic(**fields).full_clean(exclude=["conflict_parties"])
+    Topic.objects.create(**fields)
+
+    assert Topic.objects.get().ai_maker == "Anthropic"
+
+
+@pytest.mark.django_db
+def test_body_html_is_rendered_from_markdown_on_save():
+    post = make_post(body="Some **bold** and *emphasis*.\n\n> quoted")
+
+    assert post.body_html == (
+        "<p>Some <strong>bold</strong> and <em>emphasis</em>.</p>\n"
+        "<blockquote>\n<p>quoted</p>\n</blockquote>\n"
+    )
+    post.body = "Edited."
+    post.save()
+    post.refresh_from_db()
+    assert post.body_html == "<p>Edited.</p>\n"
+
+
+@pytest.mark.django_db
+def test_body_html_is_derived_even_when_forms_are_bypassed(topic, user):
+    post = Post.objects.create(**post_fields(topic, user, body="*shell*"))
+
+    assert post.body_html == "<p><em>shell</em></p>\n"
+
+
+@pytest.mark.django_db
+def test_script_in_body_is_escaped_not_run():
+    post = make_post(body="Hi <script>alert(1)</script> <img src=x onerror=alert(1)>")
+
+    assert "<script" not in post.body_html
+    assert "<img" not in post.body_html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in post.body_html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[click](  javascript:alert(1) )",
+        "<javascript:alert(1)>",
+        "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "[click]: javascript:alert(1)\n\n[click]",
+    ],
+)
+def test_dangerous_link_schemes_are_dropped(body):
+    post = make_post(body=body)
+
+    html = post.body_html.lower()
+    assert "<a" not in html
+    assert "href" not in html
+
+
+@pytest.mark.django_db
+def test_links_get_nofollow_ugc_noopener():
+    post = make_post(body="See [the letter](https://example.org/letter).")
+
+    assert post.body_html == (
+        '<p>See <a href="https://example.org/letter" rel="nofollow ugc noopener">'
+        "the letter</a>.</p>\n"
+    )
+
+
+@pytest.mark.django_db
+def test_topic_body_html_is_sanitised_on_save():
+    topic = make_topic(body="# Heading\n\n<script>x</script> [a](javascript:x)")
+
+    assert topic.body_html.startswith("<h1>Heading</h1>\n")
+    assert "<script" not in topic.body_html
+    assert "href" not in topic.body_html
+
+
+@pytest.mark.django_db
+def test_position_has_exactly_one_stance_per_polarity(topic):
+    position = topic.positions.get(slug="ban-endangers-defenders")
+    assert {(s.polarity, s.slug, s.name) for s in position.stances.all()} == {
+        (
+            "supports",
+            "supports-ban-endangers-defenders",
+            "Supports: The ban endangers defenders",
+        ),
+        (
+            "opposes",
+            "opposes-ban-endangers-defenders",
+            "Opposes: The ban endangers defenders",
+        ),
+    }
+
+    duplicate = Stance(position=position, polarity="supports", name="Again", slug="a")
+    with pytest.raises(ValidationError) as excinfo:
+        duplicate.full_clean()
+    assert excinfo.value.messages == ["This position already has this stance."]
+    with transaction.atomic(), pytest.raises(IntegrityError):
+        duplicate.save()
+
+
+@pytest.mark.django_db
+def test_stance_polarity_must_be_supports_or_opposes(topic):
+    position = Position.objects.create(topic=topic, slug="third", claim="A third")
+    stance = Stance(position=position, polarity="neutral", name="N", slug="n")
+
+    with pytest.raises(ValidationError) as excinfo:
+        stance.full_clean()
+    assert excinfo.value.message_dict["polarity"] == [invalid_choice("neutral")]
+    with transaction.atomic(), pytest.raises(IntegrityError) as excinfo:
+        stance.save()
+    assert "forum_stance_polarity_valid" in str(excinfo.value)
+
+
+@pytest.mark.django_db
+def test_two_topics_may_hold_the_same_stance_slug():
+    make_topic()
+    make_topic()
+
+    assert Stance.objects.filter(slug="supports-ban-endangers-defenders").count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Anthropic", "anthropic"),
+        ("anthropic pbc", "anthropic"),
+        ("  ANTHROPIC PBC ", "anthropic"),
+        ("us Government", "us-government"),
+        ("OpenAI", None),
+        ("Anthropic Inc", None),
+        ("", None),
+        ("  ", None),
+    ],
+)
+def test_party_named_matches_names_and_aliases_ignoring_case(topic, name, slug):
+    party = topic.party_named(name)
+
+    assert (party and party.slug) == slug
+
+
+@pytest.mark.django_db
+def test_party_names_ignore_empty_aliases(topic):
+    party = Party.objects.create(
+        topic=topic, name="Amazon", slug="amazon", aliases="AWS, , Amazon.com,"
+    )
+
+    assert party.names() == {"amazon", "aws", "amazon.com"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("disclosure", "maker"),
+    [
+        ({"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "anthropic pbc"}, "anthropic"),
+        ({"authorship": "ai_assisted", "ai_model": "Claude", "ai_maker": "Anthropic"}, "anthropic"),
+        ({"authorship": "ai_polished", "ai_model": "GPT-4o", "ai_maker": "OpenAI"}, None),
+        ({"authorship": "human"}, None),
+    ],
+    ids=["alias", "name", "not a party", "human"],
+)  # fmt: skip
+def test_post_maker_party_is_the_party_that_made_its_ai(topic, disclosure, maker):
+    post = make_post(topic=topic, **disclosure)
+
+    assert post.maker_party == (topic.parties.get(slug=maker) if maker else None)
+
+
+@pytest.mark.django_db
+def test_topic_maker_party_comes_from_its_own_disclosure():
+    topic = make_topic(
+        authorship="ai_generated",
+        ai_model="Claude",
+        ai_maker="Anthropic",
+        conflict="declared",
+        conflict_details="Written by a party's model.",
+    )
+
+    assert topic.maker_party == topic.parties.get(slug="anthropic")
+
+
+@pytest.mark.django_db
+def test_position_counts_only_published_replies_of_each_polarity(topic):
+    make_post(topic=topic, stances=[stance(topic, "supports-ban-endangers-defenders")])
+    make_post(
+        topic=topic,
+        stances=[
+            stance(topic, "supports-ban-endangers-defenders"),
+            stance(topic, "opposes-ban-is-justified"),
+        ],
+    )
+    hidden = make_post(
+        topic=topic, stances=[stance(topic, "opposes-ban-endangers-defenders")]
+    )
+    Post.objects.filter(pk=hidden.pk).update(status=PostStatus.HIDDEN)
+    make_post()  # Another topic's reply with same-named stances.
+
+    counts = {
+        p.slug: (p.support_count, p.oppose_count)
+        for p in Position.objects.filter(topic=topic).with_stance_counts()
+    }
+
+    assert counts == {"ban-endangers-defenders": (2, 0), "ban-is-justified": (0, 1)}
+
+
+@pytest.mark.django_db
+def test_topic_reply_count_leaves_out_hidden_posts(topic):
+    make_post(topic=topic)
+    hidden = make_post(topic=topic)
+    Post.objects.filter(pk=hidden.pk).update(status=PostStatus.HIDDEN)
+    empty = make_topic()
+
+    counts = dict(Topic.objects.with_reply_counts().values_list("pk", "reply_count"))
+
+    assert counts == {topic.pk: 1, empty.pk: 0}
+
+
+@pytest.mark.django_db
+def test_hidden_posts_are_visible_to_staff_only(topic, moderator):
+    shown = make_post(topic=topic)
+    hidden = make_post(topic=topic)
+    Post.objects.filter(pk=hidden.pk).update(status=PostStatus.HIDDEN)
+
+    assert list(Post.objects.visible_to(make_user())) == [shown]
+    assert list(Post.objects.visible_to(moderator)) == [shown, hidden]

@@ -1,0 +1,518 @@
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from taggit.models import Tag
+
+from forum import services
+from forum.models import Post, PostStatus, Topic
+
+from .factories import make_post, make_topic, make_user, stance
+
+
+def disclosure(topic, **changes):
+    """A valid human, unpaid, conflict-free disclosure, with `changes` applied.
+
+    `conflict_parties` names parties as "own" (this topic's) or "foreign".
+    """
+    parties = {
+        "own": lambda: topic.parties.get(slug="anthropic"),
+        "foreign": lambda: make_topic().parties.get(slug="anthropic"),
+    }
+    names = changes.pop("conflict_parties", [])
+    return {
+        "authorship": "human",
+        "ai_model": "",
+        "ai_maker": "",
+        "affiliation": "none",
+        "paid": "no",
+        "paid_by": "",
+        "conflict": "none",
+        "conflict_details": "",
+        **changes,
+        "topic": topic,
+        "conflict_parties": [parties[name]() for name in names],
+    }
+
+
+def error_codes(excinfo):
+    errors = excinfo.value.error_dict
+    return {field: [error.code for error in errors[field]] for field in errors}
+
+
+REJECTED_DISCLOSURES = {
+    "authorship empty": ({"authorship": ""}, "authorship", "authorship_required"),
+    "authorship unknown": ({"authorship": "bot"}, "authorship", "authorship_required"),
+    "human with ai model": ({"ai_model": "Claude"}, "ai_model", "ai_unexpected"),
+    "human with ai maker": ({"ai_maker": "Anthropic"}, "ai_maker", "ai_unexpected"),
+    "ai without model": (
+        {"authorship": "ai_assisted", "ai_maker": "Anthropic"},
+        "ai_model",
+        "ai_model_required",
+    ),
+    "ai with blank model": (
+        {"authorship": "ai_polished", "ai_model": " \t", "ai_maker": "Anthropic"},
+        "ai_model",
+        "ai_model_required",
+    ),
+    "ai without maker": (
+        {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "\n"},
+        "ai_maker",
+        "ai_maker_required",
+    ),
+    "affiliation blank": (
+        {"affiliation": " \t"},
+        "affiliation",
+        "affiliation_required",
+    ),
+    "paid empty": ({"paid": ""}, "paid", "paid_required"),
+    "paid unknown": ({"paid": "sometimes"}, "paid", "paid_required"),
+    "unpaid with payer": ({"paid_by": "Acme"}, "paid_by", "paid_by_unexpected"),
+    "paid without payer": ({"paid": "yes"}, "paid_by", "paid_by_required"),
+    "pay expected with blank payer": (
+        {"paid": "expected", "paid_by": "  "},
+        "paid_by",
+        "paid_by_required",
+    ),
+    "conflict empty": ({"conflict": ""}, "conflict", "conflict_required"),
+    "conflict unknown": ({"conflict": "maybe"}, "conflict", "conflict_required"),
+    "no conflict with details": (
+        {"conflict_details": "I work there."},
+        "conflict",
+        "conflict_unexpected",
+    ),
+    "no conflict with parties": (
+        {"conflict_parties": ["own"]},
+        "conflict",
+        "conflict_unexpected",
+    ),
+    "declared conflict without parties": (
+        {"conflict": "declared", "conflict_details": "I work there."},
+        "conflict_parties",
+        "conflict_parties_required",
+    ),
+    "declared conflict with another topic's party": (
+        {
+            "conflict": "declared",
+            "conflict_parties": ["foreign"],
+            "conflict_details": "I work there.",
+        },
+        "conflict_parties",
+        "conflict_party_foreign",
+    ),
+    "declared conflict without details": (
+        {"conflict": "declared", "conflict_parties": ["own"], "conflict_details": " "},
+        "conflict_details",
+        "conflict_details_required",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "code"),
+    REJECTED_DISCLOSURES.values(),
+    ids=REJECTED_DISCLOSURES.keys(),
+)
+def test_validate_disclosure_rejects_each_broken_rule(topic, changes, field, code):
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_disclosure(**disclosure(topic, **changes))
+
+    assert error_codes(excinfo) == {field: [code]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "Anthropic"},
+        {"authorship": "ai_polished", "ai_model": "DeepL", "ai_maker": "DeepL SE"},
+        {"affiliation": "Bugcrowd", "paid": "yes", "paid_by": "Bugcrowd"},
+        {"paid": "expected", "paid_by": "A think tank"},
+        {
+            "conflict": "declared",
+            "conflict_parties": ["own"],
+            "conflict_details": "I hold Anthropic shares.",
+        },
+    ],
+    ids=["human", "ai generated", "ai polished", "paid", "pay expected", "conflict"],
+)
+def test_validate_disclosure_accepts_a_complete_disclosure(topic, changes):
+    services.validate_disclosure(**disclosure(topic, **changes))
+
+
+@pytest.mark.django_db
+def test_validate_disclosure_reports_every_problem_at_once(topic):
+    broken = disclosure(
+        topic,
+        authorship="ai_generated",
+        affiliation="",
+        paid="yes",
+        conflict="declared",
+    )
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_disclosure(**broken)
+
+    assert error_codes(excinfo) == {
+        "ai_model": ["ai_model_required"],
+        "ai_maker": ["ai_maker_required"],
+        "affiliation": ["affiliation_required"],
+        "paid_by": ["paid_by_required"],
+        "conflict_parties": ["conflict_parties_required"],
+        "conflict_details": ["conflict_details_required"],
+    }
+    assert excinfo.value.message_dict["affiliation"] == [
+        "Give your relevant employer or organisation, or write “none”."
+    ]
+    assert excinfo.value.message_dict["ai_model"] == [
+        "Name the AI model you used, e.g. “Claude”."
+    ]
+
+
+@pytest.mark.django_db
+def test_validate_stances_requires_at_least_one(topic):
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_stances(topic=topic, stances=[])
+
+    assert error_codes(excinfo) == {"stances": ["stances_required"]}
+    assert excinfo.value.message_dict["stances"] == [
+        "Choose at least one stance: say where this reply stands."
+    ]
+
+
+@pytest.mark.django_db
+def test_validate_stances_rejects_another_topics_stance(topic):
+    other = make_topic()
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_stances(topic=topic, stances=[stance(topic), stance(other)])
+
+    assert error_codes(excinfo) == {"stances": ["stance_foreign"]}
+
+
+@pytest.mark.django_db
+def test_validate_stances_rejects_both_sides_of_one_position(topic):
+    both = [
+        stance(topic, "supports-ban-is-justified"),
+        stance(topic, "opposes-ban-is-justified"),
+    ]
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_stances(topic=topic, stances=both)
+
+    assert error_codes(excinfo) == {"stances": ["stance_contradiction"]}
+    assert excinfo.value.message_dict["stances"] == [
+        "A reply cannot both support and oppose “The ban is justified”."
+    ]
+
+
+@pytest.mark.django_db
+def test_validate_stances_accepts_sides_on_several_positions(topic):
+    services.validate_stances(
+        topic=topic,
+        stances=[
+            stance(topic, "supports-ban-endangers-defenders"),
+            stance(topic, "opposes-ban-is-justified"),
+        ],
+    )
+
+
+@pytest.mark.django_db
+def test_validate_parent_accepts_no_parent_or_a_published_post_of_the_topic(topic):
+    services.validate_parent(topic=topic, parent=None)
+    services.validate_parent(topic=topic, parent=make_post(topic=topic))
+
+
+@pytest.mark.django_db
+def test_validate_parent_rejects_another_topics_post(topic):
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_parent(topic=topic, parent=make_post())
+
+    assert error_codes(excinfo) == {"parent": ["parent_foreign"]}
+
+
+@pytest.mark.django_db
+def test_validate_parent_rejects_a_hidden_post(topic):
+    parent = make_post(topic=topic)
+    services.posts_set_status(posts=Post.objects.all(), status=PostStatus.HIDDEN)
+    parent.refresh_from_db()
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_parent(topic=topic, parent=parent)
+
+    assert error_codes(excinfo) == {"parent": ["parent_hidden"]}
+
+
+@pytest.mark.django_db
+def test_validate_parent_rejects_the_post_itself(topic):
+    post = make_post(topic=topic)
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_parent(topic=topic, parent=post, post=post)
+
+    assert error_codes(excinfo) == {"parent": ["parent_self"]}
+
+
+def test_validate_keywords_accepts_ten_tags_of_fifty_characters():
+    services.validate_keywords(names=[f"{n}".ljust(50, "x") for n in range(10)])
+
+
+def test_validate_keywords_rejects_more_than_ten_tags():
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_keywords(names=[f"tag{n}" for n in range(11)])
+
+    assert error_codes(excinfo) == {"tags": ["tags_too_many"]}
+    assert excinfo.value.message_dict["tags"] == ["Use at most 10 keyword tags."]
+
+
+def test_validate_keywords_rejects_a_tag_over_fifty_characters():
+    with pytest.raises(ValidationError) as excinfo:
+        services.validate_keywords(names=["short", "y" * 51])
+
+    assert error_codes(excinfo) == {"tags": ["tag_too_long"]}
+
+
+@pytest.mark.django_db
+def test_post_create_stores_stances_tags_conflict_parties_and_attestation(topic):
+    parent = make_post(topic=topic)
+    before = timezone.now()
+
+    post = services.post_create(
+        topic=topic,
+        author=make_user(),
+        body="As someone who *works* there…",
+        stances=[
+            stance(topic, "supports-ban-endangers-defenders"),
+            stance(topic, "opposes-ban-is-justified"),
+        ],
+        tags=["exploits", "open source"],
+        parent=parent,
+        authorship="ai_assisted",
+        ai_model=" Claude ",
+        ai_maker="Anthropic PBC",
+        affiliation="Anthropic",
+        paid="expected",
+        paid_by=" Anthropic ",
+        conflict="declared",
+        conflict_parties=[topic.parties.get(slug="anthropic")],
+        conflict_details="I work at Anthropic.",
+        attested=True,
+    )
+
+    post = Post.objects.get(pk=post.pk)
+    assert before <= post.attested_at <= timezone.now()
+    assert post.created == post.attested_at
+    assert post.status == PostStatus.PUBLISHED
+    assert post.parent == parent
+    assert (post.ai_model, post.paid_by) == ("Claude", "Anthropic")
+    assert sorted(post.stances.names()) == [
+        "Opposes: The ban is justified",
+        "Supports: The ban endangers defenders",
+    ]
+    assert sorted(post.tags.names()) == ["exploits", "open source"]
+    assert list(post.conflict_parties.values_list("slug", flat=True)) == ["anthropic"]
+    assert post.body_html == "<p>As someone who <em>works</em> there…</p>\n"
+    assert post.maker_party == topic.parties.get(slug="anthropic")
+
+
+@pytest.mark.django_db
+def test_post_create_on_a_locked_topic_stores_nothing():
+    topic = make_topic(is_locked=True)
+
+    with pytest.raises(ValidationError) as excinfo:
+        make_post(topic=topic, tags=["locked"])
+
+    assert excinfo.value.code == "topic_locked"
+    assert excinfo.value.messages == ["This topic is locked: it takes no new replies."]
+    assert not Post.objects.exists()
+    assert not Tag.objects.exists()
+
+
+@pytest.mark.django_db
+def test_post_create_rereads_the_lock_instead_of_trusting_a_stale_topic(topic):
+    Topic.objects.filter(pk=topic.pk).update(is_locked=True)
+    assert topic.is_locked is False
+
+    with pytest.raises(ValidationError) as excinfo:
+        make_post(topic=topic, tags=["late"])
+
+    assert excinfo.value.code == "topic_locked"
+    assert not Post.objects.exists()
+    assert not Tag.objects.exists()
+
+
+@pytest.mark.django_db
+def test_post_create_without_attestation_stores_nothing(topic):
+    with pytest.raises(ValidationError) as excinfo:
+        make_post(topic=topic, attested=False)
+
+    assert error_codes(excinfo) == {"attest": ["attest_required"]}
+    assert excinfo.value.message_dict["attest"] == [
+        "Confirm that your disclosure is complete and accurate."
+    ]
+    assert not Post.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "codes"),
+    [
+        ({"authorship": "ai_generated"}, {"ai_model": ["ai_model_required"], "ai_maker": ["ai_maker_required"]}),
+        ({"stances": []}, {"stances": ["stances_required"]}),
+        ({"tags": ["t"] * 11}, {"tags": ["tags_too_many"]}),
+    ],
+    ids=["disclosure", "stances", "tags"],
+)  # fmt: skip
+def test_post_create_breaking_a_rule_stores_nothing(topic, changes, codes):
+    with pytest.raises(ValidationError) as excinfo:
+        make_post(topic=topic, **changes)
+
+    assert error_codes(excinfo) == codes
+    assert not Post.objects.exists()
+    assert not Tag.objects.exists()
+
+
+@pytest.mark.django_db
+def test_post_create_rejects_a_reply_to_a_hidden_post(topic):
+    parent = make_post(topic=topic)
+    services.posts_set_status(posts=Post.objects.all(), status=PostStatus.HIDDEN)
+    parent.refresh_from_db()
+
+    with pytest.raises(ValidationError) as excinfo:
+        make_post(topic=topic, parent=parent)
+
+    assert error_codes(excinfo) == {"parent": ["parent_hidden"]}
+    assert Post.objects.get() == parent
+
+
+@pytest.mark.django_db
+def test_post_update_saves_an_edit_under_the_same_rules(topic):
+    post = make_post(topic=topic, tags=["old"])
+
+    post.body = "Edited by a moderator."
+    services.post_update(
+        post=post,
+        stances=[stance(topic, "opposes-ban-is-justified")],
+        tags=["new"],
+        conflict_parties=[],
+    )
+
+    post = Post.objects.get(pk=post.pk)
+    assert post.body_html == "<p>Edited by a moderator.</p>\n"
+    assert post.edited is not None
+    assert list(post.stances.values_list("slug", flat=True)) == [
+        "opposes-ban-is-justified"
+    ]
+    assert list(post.tags.names()) == ["new"]
+
+
+@pytest.mark.django_db
+def test_post_update_rejects_a_post_replying_to_itself(topic):
+    post = make_post(topic=topic)
+
+    post.parent = post
+    with pytest.raises(ValidationError) as excinfo:
+        services.post_update(
+            post=post, stances=[stance(topic)], tags=[], conflict_parties=[]
+        )
+
+    assert error_codes(excinfo) == {"parent": ["parent_self"]}
+    post.refresh_from_db()
+    assert post.parent is None and post.edited is None
+
+
+@pytest.mark.django_db
+def test_posts_set_status_hides_and_restores_only_what_changes(topic):
+    first, second = make_post(topic=topic), make_post(topic=topic)
+
+    assert (
+        services.posts_set_status(
+            posts=Post.objects.filter(pk=first.pk), status=PostStatus.HIDDEN
+        )
+        == 1
+    )
+    assert services.posts_set_status(posts=Post.objects.all(), status="hidden") == 1
+    assert not Post.objects.published().exists()
+
+    assert (
+        services.posts_set_status(
+            posts=Post.objects.filter(pk=second.pk), status=PostStatus.PUBLISHED
+        )
+        == 1
+    )
+    assert list(Post.objects.published()) == [second]
+
+
+@pytest.mark.django_db
+def test_topics_set_flags_locks_and_pins(topic):
+    other = make_topic()
+
+    count = services.topics_set_flags(
+        topics=Topic.objects.filter(pk=topic.pk), is_locked=True, is_pinned=True
+    )
+
+    assert count == 1
+    topic.refresh_from_db()
+    other.refresh_from_db()
+    assert (topic.is_locked, topic.is_pinned) == (True, True)
+    assert (other.is_locked, other.is_pinned) == (False, False)
+    assert list(Topic.objects.all()) == [topic, other]  # Pinned first.
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "flags", [{}, {"title": "Renamed"}, {"is_locked": True, "slug": "x"}]
+)
+def test_topics_set_flags_refuses_anything_but_lock_and_pin(topic, flags):
+    title = topic.title
+
+    with pytest.raises(
+        ValueError, match=r"Only \['is_locked', 'is_pinned'\] can be set"
+    ):
+        services.topics_set_flags(topics=Topic.objects.all(), **flags)
+
+    topic.refresh_from_db()
+    assert (topic.title, topic.is_locked) == (title, False)
+
+
+@pytest.mark.django_db
+def test_user_make_moderator_gives_admin_access_with_the_groups_rights(user):
+    services.user_make_moderator(user=user)
+
+    user = type(user).objects.get(pk=user.pk)  # A fresh permission cache.
+    assert user.is_staff and not user.is_superuser
+    assert list(user.groups.values_list("name", flat=True)) == ["Moderators"]
+    assert user.has_perm("forum.change_post")
+    assert user.has_perm("forum.change_topic")
+    assert not user.has_perm("auth.change_user")
+
+
+@pytest.mark.django_db
+def test_moderators_group_may_change_posts_and_topics_but_not_users():
+    group = Group.objects.get(name="Moderators")
+    codenames = {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in group.permissions.select_related("content_type")
+    }
+
+    assert {"forum.change_post", "forum.view_post", "forum.change_topic"} <= codenames
+    assert not {c for c in codenames if c.startswith("auth.")}
+    assert Permission.objects.filter(codename="change_user").exists()
+
+
+@pytest.mark.django_db
+def test_position_sync_stances_renames_stances_after_the_claim(topic):
+    position = topic.positions.get(slug="ban-is-justified")
+    before = set(position.stances.values_list("pk", flat=True))
+
+    position.claim = "The ban is justified on national-security grounds"
+    position.save()
+    services.position_sync_stances(position=position)
+
+    assert set(position.stances.values_list("pk", flat=True)) == before
+    assert sorted(position.stances.values_list("name", flat=True)) == [
+        "Opposes: The ban is justified on national-security grounds",
+        "Supports: The ban is justified on national-security grounds",
+    ]
