@@ -2,13 +2,18 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils.text import Truncator
 
 from . import services
-from .forms import PostAdminForm
+from .forms import PostAdminForm, check
 from .models import Party, Position, Post, PostStatus, Stance, Topic
+
+
+class StanceListFilter(admin.RelatedOnlyFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "stance"
 
 
 class PartyInline(admin.TabularInline):
@@ -53,16 +58,13 @@ class TopicAdminForm(forms.ModelForm):
         disclosure = {
             name: cleaned.get(name) or "" for name in services.DISCLOSURE_TEXT_FIELDS
         }
-        try:
-            services.validate_disclosure(
-                topic=self.instance,
-                conflict_parties=cleaned.get("conflict_parties") or [],
-                **disclosure,
-            )
-        except ValidationError as exc:
-            for name, errors in exc.error_dict.items():
-                if name not in self.errors:
-                    self.add_error(name, errors)
+        check(
+            self,
+            services.validate_disclosure,
+            topic=self.instance,
+            conflict_parties=cleaned.get("conflict_parties") or [],
+            **disclosure,
+        )
         return cleaned
 
 
@@ -156,7 +158,7 @@ class PostAdmin(admin.ModelAdmin):
         "status",
         "authorship",
         "topic",
-        ("stance_links__tag", admin.RelatedOnlyFieldListFilter),
+        ("stance_links__tag", StanceListFilter),
     ]
     list_select_related = ["topic", "author"]
     search_fields = ["body", "author__username"]

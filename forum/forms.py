@@ -16,6 +16,16 @@ from .services import (
 )
 
 
+def check(form: forms.BaseForm, validator, **kwargs) -> None:
+    """Run a services validator, putting each error by its field unless one is there."""
+    try:
+        validator(**kwargs)
+    except ValidationError as exc:
+        for name, errors in exc.error_dict.items():
+            if name not in form.errors:
+                form.add_error(name, errors)
+
+
 class StanceChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj):
         return obj.name
@@ -107,9 +117,7 @@ class PostForm(forms.ModelForm):
             )
 
     def clean_tags(self) -> list[str]:
-        names = parse_tags(self.cleaned_data["tags"])
-        validate_keywords(names=names)
-        return names
+        return parse_tags(self.cleaned_data["tags"])
 
     def clean_parent(self) -> Post | None:
         parent_id = self.cleaned_data["parent"]
@@ -118,30 +126,30 @@ class PostForm(forms.ModelForm):
         parent = Post.objects.filter(pk=parent_id).first()
         if parent is None:
             raise ValidationError("That post does not exist.", code="parent_missing")
-        validate_parent(topic=self.topic, parent=parent, post=self.instance)
         return parent
 
     def clean(self):
         cleaned = super().clean()
         disclosure = {name: cleaned.get(name) or "" for name in DISCLOSURE_TEXT_FIELDS}
-        checks = [
-            lambda: validate_disclosure(
-                topic=self.topic,
-                conflict_parties=cleaned.get("conflict_parties") or [],
-                **disclosure,
-            ),
-        ]
+        check(
+            self,
+            validate_disclosure,
+            topic=self.topic,
+            conflict_parties=cleaned.get("conflict_parties") or [],
+            **disclosure,
+        )
         if "stances" in cleaned:
-            checks.append(
-                lambda: validate_stances(topic=self.topic, stances=cleaned["stances"])
+            check(self, validate_stances, topic=self.topic, stances=cleaned["stances"])
+        if "tags" in cleaned:
+            check(self, validate_keywords, names=cleaned["tags"])
+        if cleaned.get("parent"):
+            check(
+                self,
+                validate_parent,
+                topic=self.topic,
+                parent=cleaned["parent"],
+                post=self.instance,
             )
-        for check in checks:
-            try:
-                check()
-            except ValidationError as exc:
-                for name, errors in exc.error_dict.items():
-                    if name not in self.errors:
-                        self.add_error(name, errors)
         return cleaned
 
     def _post_clean(self):

@@ -410,8 +410,11 @@ class PostQuerySet(models.QuerySet):
         )
 
     def for_thread_page(self):
-        return self.select_related("author").prefetch_related(
-            "stances", "tags", "conflict_parties"
+        # The parent's status alone says whether "in reply to" may link to it.
+        return (
+            self.select_related("author")
+            .annotate(parent_status=F("parent__status"))
+            .prefetch_related("stances", "tags", "conflict_parties")
         )
 
 

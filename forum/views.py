@@ -50,9 +50,9 @@ def topic_detail(request, slug):
 @require_http_methods(["GET", "POST"])
 def post_create(request, slug):
     topic = get_object_or_404(Topic, slug=slug)
-    form = PostForm(
-        request.POST or None, topic=topic, initial={"parent": request.GET.get("parent")}
-    )
+    parent = request.GET.get("parent", "")
+    initial = {"parent": parent} if parent.isascii() and parent.isdigit() else {}
+    form = PostForm(request.POST or None, topic=topic, initial=initial)
     if form.is_bound and form.is_valid():
         try:
             post = services.post_create(

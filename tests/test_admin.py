@@ -1,0 +1,449 @@
+import re
+from collections import defaultdict
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+from pytest_django.asserts import assertContains, assertRedirects
+
+from forum import services
+from forum.models import Post, PostStatus, Topic
+
+from .factories import make_post, make_topic, make_user, stance
+
+ENDANGERS = "supports-ban-endangers-defenders"
+NOT_ENDANGERS = "opposes-ban-endangers-defenders"
+JUSTIFIED = "supports-ban-is-justified"
+AI = {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "Anthropic"}
+
+
+class _FormValues(HTMLParser):
+    """What a browser would submit from the page's forms: name -> list of values."""
+
+    def __init__(self):
+        super().__init__()
+        self.values = defaultdict(list)
+        self._textarea = None
+        self._select = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
+            if attrs.get("type") in ("checkbox", "radio"):
+                if "checked" in attrs:
+                    self.values[name].append(attrs.get("value") or "on")
+            else:
+                self.values[name].append(attrs.get("value") or "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name].append("")
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values[self._select].append(attrs.get("value", ""))
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea][-1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea" and self._textarea:
+            text = self.values[self._textarea][-1]
+            self.values[self._textarea][-1] = text.removeprefix("\n")
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+
+def change_form_data(response, **changes):
+    """The admin change form as the page shows it, with `changes` applied."""
+    form = re.search(
+        r'<form [^>]*id="\w+_form".*?</form>', response.content.decode(), re.S
+    )
+    parser = _FormValues()
+    parser.feed(form.group(0))
+    data = {
+        name: values if len(values) > 1 else values[0]
+        for name, values in parser.values.items()
+        if "__prefix__" not in name
+    }
+    data.update(changes)
+    return {name: value for name, value in data.items() if value is not None}
+
+
+@pytest.fixture(params=["superuser", "moderator"])
+def staff(request, client, db):
+    """A client signed in as a superuser, then as a member of Moderators."""
+    if request.param == "superuser":
+        return request.getfixturevalue("admin_client")
+    client.force_login(request.getfixturevalue("moderator"))
+    return client
+
+
+@pytest.fixture
+def moderated(db):
+    """Two topics and four posts that differ in status, authorship and stance."""
+    topic, other = make_topic(title="Export ban"), make_topic(title="Open letter")
+    ada, grace = make_user(username="ada"), make_user(username="grace")
+    posts = {
+        "plain": make_post(topic=topic, author=ada, body="Defenders lose tools."),
+        "ai": make_post(
+            topic=topic,
+            author=grace,
+            body="A model wrote this.",
+            stances=[stance(topic, JUSTIFIED)],
+            **AI,
+        ),
+        "hidden": make_post(topic=topic, author=ada, body="Buy cheap watches."),
+        "elsewhere": make_post(topic=other, author=grace, body="Signatories agree."),
+    }
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=posts["hidden"].pk), status=PostStatus.HIDDEN
+    )
+    return topic, other, posts
+
+
+def listed(response) -> set[int]:
+    return {post.pk for post in response.context["cl"].result_list}
+
+
+# Post changelist ------------------------------------------------------------
+
+
+def test_post_changelist_shows_excerpt_topic_author_stances_and_status(
+    staff, moderated
+):
+    topic, _, posts = moderated
+
+    response = staff.get("/admin/forum/post/")
+
+    assert response.status_code == 200
+    assert listed(response) == {post.pk for post in posts.values()}
+    assertContains(response, "A model wrote this.")
+    assertContains(response, "Supports: The ban is justified")
+    assertContains(response, "Export ban")
+    assertContains(response, "grace")
+
+
+def test_post_changelist_offers_topic_status_authorship_and_stance_filters(
+    staff, moderated
+):
+    topic, other, _ = moderated
+
+    response = staff.get("/admin/forum/post/")
+
+    cl = response.context["cl"]
+    params = {
+        spec.title: [choice["query_string"] for choice in spec.choices(cl)][1:]
+        for spec in cl.filter_specs
+    }
+    assert params["status"] == ["?status__exact=published", "?status__exact=hidden"]
+    assert "?authorship__exact=ai_generated" in params["who wrote it"]
+    assert len(params["topic"]) == 2
+    # Only stances some post carries are offered.
+    used = [
+        stance(topic, ENDANGERS), stance(topic, JUSTIFIED), stance(other, ENDANGERS)
+    ]  # fmt: skip
+    assert sorted(params["stance"]) == sorted(
+        f"?stance_links__tag__id__exact={s.pk}" for s in used
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (lambda topic: {"status__exact": "hidden"}, {"hidden"}),
+        (lambda topic: {"status__exact": "published"}, {"plain", "ai", "elsewhere"}),
+        (lambda topic: {"authorship__exact": "ai_generated"}, {"ai"}),
+        (lambda topic: {"topic__id__exact": topic.pk}, {"plain", "ai", "hidden"}),
+        (lambda topic: {"stance_links__tag__id__exact": stance(topic, JUSTIFIED).pk}, {"ai"}),
+        (lambda topic: {"topic__id__exact": topic.pk, "status__exact": "published"}, {"plain", "ai"}),
+        (lambda topic: {"q": "watches"}, {"hidden"}),
+        (lambda topic: {"q": "grace"}, {"ai", "elsewhere"}),
+    ],
+    ids=["hidden", "published", "authorship", "topic", "stance", "topic and status",
+         "search body", "search author"],
+)  # fmt: skip
+def test_post_changelist_filters_and_searches(staff, moderated, query, expected):
+    topic, _, posts = moderated
+
+    response = staff.get("/admin/forum/post/", query(topic))
+
+    assert response.status_code == 200
+    assert listed(response) == {posts[name].pk for name in expected}
+
+
+def test_hide_posts_action_hides_only_the_selected_posts(staff, moderated):
+    topic, _, posts = moderated
+    chosen = [posts["plain"].pk, posts["hidden"].pk]
+
+    response = staff.post(
+        "/admin/forum/post/", {"action": "hide_posts", "_selected_action": chosen}
+    )
+
+    assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
+    statuses = dict(Post.objects.values_list("pk", "status"))
+    assert statuses == {
+        posts["plain"].pk: "hidden",
+        posts["ai"].pk: "published",
+        posts["hidden"].pk: "hidden",
+        posts["elsewhere"].pk: "published",
+    }
+    assertContains(staff.get("/admin/forum/post/"), "1 post(s) hidden.")
+    assert Client().get(f"/p/{posts['plain'].pk}/").status_code == 404
+
+
+def test_restore_posts_action_publishes_the_selected_posts(staff, moderated):
+    _, _, posts = moderated
+
+    response = staff.post(
+        "/admin/forum/post/",
+        {"action": "restore_posts", "_selected_action": [posts["hidden"].pk]},
+    )
+
+    assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
+    assert Post.objects.get(pk=posts["hidden"].pk).status == PostStatus.PUBLISHED
+    assertContains(staff.get("/admin/forum/post/"), "1 post(s) restored.")
+
+
+def test_admin_cannot_add_posts(staff, db):
+    response = staff.get("/admin/forum/post/add/")
+
+    assert response.status_code == 403
+    assert response.context is None or "Add post" not in response.content.decode()
+
+
+def test_moderator_cannot_delete_posts(client, moderator, moderated):
+    client.force_login(moderator)
+
+    response = client.get("/admin/forum/post/")
+
+    actions = [
+        name for name, _ in response.context["action_form"].fields["action"].choices
+    ]
+    assert actions == ["", "hide_posts", "restore_posts"]
+
+
+# Post change form -----------------------------------------------------------
+
+
+def test_post_change_form_breaking_a_disclosure_rule_is_refused(staff, moderated):
+    _, _, posts = moderated
+    post = posts["plain"]
+    url = f"/admin/forum/post/{post.pk}/change/"
+    form = staff.get(url)
+
+    response = staff.post(
+        url, change_form_data(form, authorship="ai_generated", body="Edited body.")
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["ai_model"] == ["Name the AI model you used, e.g. “Claude”."]
+    assert errors["ai_maker"] == [
+        "Name the company or group that made the AI model, e.g. “Anthropic”."
+    ]
+    assertContains(response, "Name the AI model you used, e.g. “Claude”.")
+    post.refresh_from_db()
+    assert (post.authorship, post.body, post.edited) == (
+        "human",
+        "Defenders lose tools.",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"stances": [ENDANGERS, NOT_ENDANGERS]}, "stances",
+         "A reply cannot both support and oppose “The ban endangers defenders”."),
+        ({"stances": []}, "stances", "Choose at least one stance: say where this reply stands."),
+        ({"conflict": "declared", "conflict_details": "Shares."}, "conflict_parties",
+         "Choose the party or parties your conflict of interest involves."),
+        ({"paid": "yes"}, "paid_by", "Say who pays you, or will, to post on this."),
+        ({"affiliation": " "}, "affiliation",
+         "Give your relevant employer or organisation, or write “none”."),
+    ],
+    ids=["both polarities", "no stance", "conflict without party", "paid without payer",
+         "blank affiliation"],
+)  # fmt: skip
+def test_post_change_form_applies_the_reply_rules(
+    staff, moderated, changes, field, message
+):
+    _, _, posts = moderated
+    post = posts["plain"]
+    url = f"/admin/forum/post/{post.pk}/change/"
+
+    response = staff.post(url, change_form_data(staff.get(url), **changes))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == [message]
+    assert list(post.stances.values_list("slug", flat=True)) == [ENDANGERS]
+    assert Post.objects.get(pk=post.pk).edited is None
+
+
+def test_post_change_form_saves_stances_parties_tags_and_status(staff, moderated):
+    _, _, posts = moderated
+    post = posts["plain"]
+    url = f"/admin/forum/post/{post.pk}/change/"
+    changes = {
+        "body": "Defenders lose **tools**.",
+        "stances": [NOT_ENDANGERS, JUSTIFIED],
+        "tags": "exploits, policy",
+        "conflict": "declared",
+        "conflict_parties": ["us-government"],
+        "conflict_details": "I worked for the agency.",
+        "status": "hidden",
+    }
+
+    response = staff.post(url, change_form_data(staff.get(url), **changes))
+
+    assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
+    post.refresh_from_db()
+    assert sorted(post.stances.values_list("slug", flat=True)) == [
+        NOT_ENDANGERS,
+        JUSTIFIED,
+    ]
+    assert sorted(post.tags.names()) == ["exploits", "policy"]
+    assert list(post.conflict_parties.values_list("slug", flat=True)) == [
+        "us-government"
+    ]
+    assert (post.conflict, post.conflict_details) == (
+        "declared",
+        "I worked for the agency.",
+    )
+    assert post.status == PostStatus.HIDDEN
+    assert post.body_html == "<p>Defenders lose <strong>tools</strong>.</p>\n"
+    assert post.edited is not None
+
+
+# Topic admin ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "before", "after"),
+    [
+        ("lock_topics", "is_locked", False, True),
+        ("unlock_topics", "is_locked", True, False),
+        ("pin_topics", "is_pinned", False, True),
+        ("unpin_topics", "is_pinned", True, False),
+    ],
+)
+def test_topic_actions_set_lock_and_pin(staff, action, field, before, after):
+    chosen, untouched = make_topic(**{field: before}), make_topic(**{field: before})
+
+    response = staff.post(
+        "/admin/forum/topic/", {"action": action, "_selected_action": [chosen.pk]}
+    )
+
+    assertRedirects(response, "/admin/forum/topic/", fetch_redirect_response=False)
+    assert getattr(Topic.objects.get(pk=chosen.pk), field) is after
+    assert getattr(Topic.objects.get(pk=untouched.pk), field) is before
+
+
+def test_locked_by_the_admin_a_topic_takes_no_replies(staff, topic):
+    staff.post(
+        "/admin/forum/topic/", {"action": "lock_topics", "_selected_action": [topic.pk]}
+    )
+    writer = make_user()
+    staff.force_login(writer)
+
+    response = staff.post(
+        f"/t/{topic.slug}/reply/",
+        {"body": "Late.", "stances": ENDANGERS, "authorship": "human",
+         "affiliation": "none", "paid": "no", "conflict": "none", "attest": "on"},
+    )  # fmt: skip
+
+    assert response.status_code == 403
+    assert not Post.objects.exists()
+
+
+def test_topic_change_page_shows_party_and_position_inlines(staff, topic):
+    response = staff.get(f"/admin/forum/topic/{topic.pk}/change/")
+
+    assert response.status_code == 200
+    inlines = [
+        inline.formset.model.__name__
+        for inline in response.context["inline_admin_formsets"]
+    ]
+    assert inlines == ["Party", "Position"]
+    assertContains(response, 'value="US government"')
+    assertContains(response, 'value="The ban endangers defenders"')
+
+
+def test_topic_change_adding_a_position_gives_it_both_stances(staff, topic):
+    url = f"/admin/forum/topic/{topic.pk}/change/"
+    data = change_form_data(
+        staff.get(url),
+        **{
+            "positions-TOTAL_FORMS": "3",
+            "positions-2-claim": "Rules should be minimal",
+            "positions-2-slug": "rules-minimal",
+            "positions-2-summary": "",
+            "positions-2-quote": "Rules should be minimal.",
+            "positions-2-order": "2",
+            "positions-2-topic": str(topic.pk),
+        },
+    )
+
+    response = staff.post(url, data)
+
+    assertRedirects(response, "/admin/forum/topic/", fetch_redirect_response=False)
+    position = topic.positions.get(slug="rules-minimal")
+    assert sorted(position.stances.values_list("slug", flat=True)) == [
+        "opposes-rules-minimal",
+        "supports-rules-minimal",
+    ]
+
+
+def test_topic_change_holds_the_article_disclosure_to_the_rules(staff, topic):
+    url = f"/admin/forum/topic/{topic.pk}/change/"
+
+    response = staff.post(
+        url, change_form_data(staff.get(url), authorship="ai_generated")
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["ai_model"] == [
+        "Name the AI model you used, e.g. “Claude”."
+    ]
+    assert Topic.objects.get(pk=topic.pk).authorship == "human"
+
+
+# Moderator rights -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["/admin/auth/user/", "/admin/auth/group/", "/admin/auth/user/add/"]
+)
+def test_moderator_cannot_manage_users(client, moderator, url):
+    client.force_login(moderator)
+
+    assert client.get(url).status_code == 403
+
+
+def test_moderator_reaches_posts_and_topics(client, moderator, topic):
+    client.force_login(moderator)
+
+    assert client.get("/admin/forum/post/").status_code == 200
+    assert client.get("/admin/forum/topic/").status_code == 200
+    assert client.get(f"/admin/forum/topic/{topic.pk}/change/").status_code == 200
+
+
+def test_reader_is_kept_out_of_the_admin(client, user):
+    client.force_login(user)
+
+    response = client.get("/admin/forum/post/")
+
+    assertRedirects(
+        response, "/admin/login/?next=/admin/forum/post/", fetch_redirect_response=False
+    )
+
+
+def test_stances_are_read_only_in_the_admin(staff, topic):
+    assert staff.get("/admin/forum/stance/").status_code == 200
+    assert staff.get("/admin/forum/stance/add/").status_code == 403
+    assert (
+        staff.get(f"/admin/forum/stance/{stance(topic).pk}/delete/").status_code == 403
+    )

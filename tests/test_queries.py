@@ -1,0 +1,181 @@
+"""Query budgets: page cost must not grow with the number of replies or topics.
+
+Bounds are the counts measured when written; a new query must be justified in
+the commit that raises one.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+
+from forum import services
+from forum.models import Post, PostStatus
+
+from .factories import make_post, make_topic, make_user, stance
+
+# Anonymous: topic + its positions (with counts) + parties + its conflict parties,
+# the page count, the page of posts + their stances + tags + conflict parties.
+THREAD_QUERIES_ANONYMOUS = 9
+# Signed in: + session and user, + the reply form's stances and parties.
+THREAD_QUERIES_SIGNED_IN = 13
+# A stance filter looks its slug up among the topic's stances first.
+STANCE_FILTER_QUERIES = 1
+# Topics + their positions (with counts).
+LIST_QUERIES_ANONYMOUS = 2
+LIST_QUERIES_SIGNED_IN = 4
+
+
+def add_replies(topic, count, authors):
+    """`count` replies using every feature a reply can show, in rotation."""
+    parties = list(topic.parties.all())
+    stance_sets = [
+        [stance(topic, slug) for slug in slugs]
+        for slugs in (
+            ["supports-ban-endangers-defenders"],
+            ["supports-ban-endangers-defenders", "opposes-ban-is-justified"],
+            ["supports-ban-is-justified"],
+            ["opposes-ban-endangers-defenders", "supports-ban-is-justified"],
+        )
+    ]
+    kinds = [
+        {"tags": ["exploits", "open source"]},
+        {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "Anthropic"},
+        {"paid": "yes", "paid_by": "A lobby", "conflict": "declared",
+         "conflict_parties": parties, "conflict_details": "I advise them."},
+        {"authorship": "ai_polished", "ai_model": "GPT-4o", "ai_maker": "OpenAI",
+         "paid": "expected", "paid_by": "A think tank", "tags": ["policy"]},
+    ]  # fmt: skip
+    posts = []
+    for i in range(count):
+        posts.append(
+            make_post(
+                topic=topic,
+                author=authors[i % len(authors)],
+                stances=stance_sets[i % 3],
+                parent=posts[i // 2] if i % 3 == 2 else None,
+                body=f"Reply {i} with a [link](https://example.org/{i}).",
+                **kinds[i % len(kinds)],
+            )
+        )
+    hidden = posts[1::7]
+    services.posts_set_status(
+        posts=Post.objects.filter(pk__in=[p.pk for p in hidden]),
+        status=PostStatus.HIDDEN,
+    )
+    return posts
+
+
+@pytest.fixture
+def authors(db):
+    return [make_user() for _ in range(5)]
+
+
+@pytest.fixture(
+    params=[
+        ("anonymous", THREAD_QUERIES_ANONYMOUS, LIST_QUERIES_ANONYMOUS),
+        ("signed in", THREAD_QUERIES_SIGNED_IN, LIST_QUERIES_SIGNED_IN),
+    ],
+    ids=["anonymous", "signed in"],
+)
+def reader(request, client, db):
+    """A client, anonymous then signed in, with its thread and list budgets."""
+    who, thread, listing = request.param
+    if who == "signed in":
+        client.force_login(make_user())
+    return SimpleNamespace(client=client, thread=thread, listing=listing)
+
+
+def count_queries(assert_max, client, url, budget):
+    with assert_max(budget) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx)
+
+
+def test_thread_page_costs_the_same_for_20_and_500_replies(
+    reader, authors, django_assert_max_num_queries
+):
+    small, large = make_topic(), make_topic()
+    add_replies(small, 20, authors)
+    add_replies(large, 500, authors)
+    budget = reader.thread
+
+    small_count = count_queries(
+        django_assert_max_num_queries, reader.client, f"/t/{small.slug}/", budget
+    )
+    large_count = count_queries(
+        django_assert_max_num_queries, reader.client, f"/t/{large.slug}/?page=9", budget
+    )
+
+    assert small_count == large_count == budget
+
+
+def test_thread_page_costs_the_same_for_1_and_25_replies_shown(
+    reader, authors, settings, django_assert_max_num_queries
+):
+    """Every reply on the page is rendered: no query may run per reply."""
+    settings.STANDPOINT_POSTS_PER_PAGE = 50
+    one, many = make_topic(), make_topic()
+    add_replies(one, 1, authors)
+    add_replies(many, 25, authors)
+    budget = reader.thread
+
+    counts = [
+        count_queries(
+            django_assert_max_num_queries, reader.client, f"/t/{t.slug}/", budget
+        )
+        for t in (one, many)
+    ]
+
+    assert counts == [budget, budget]
+
+
+def test_filtered_thread_page_keeps_its_budget(
+    reader, authors, settings, django_assert_max_num_queries
+):
+    settings.STANDPOINT_POSTS_PER_PAGE = 5
+    topic = make_topic()
+    add_replies(topic, 60, authors)
+    url = (
+        f"/t/{topic.slug}/?stance=supports-ban-endangers-defenders"
+        "&authorship=human&page=2"
+    )
+
+    budget = reader.thread + STANCE_FILTER_QUERIES
+
+    count = count_queries(django_assert_max_num_queries, reader.client, url, budget)
+
+    assert count == budget
+
+
+def test_staff_thread_page_with_hidden_replies_keeps_its_budget(
+    client, moderator, authors, django_assert_max_num_queries
+):
+    topic = make_topic()
+    add_replies(topic, 40, authors)
+    client.force_login(moderator)
+
+    count = count_queries(
+        django_assert_max_num_queries,
+        client,
+        f"/t/{topic.slug}/",
+        THREAD_QUERIES_SIGNED_IN,
+    )
+
+    assert count == THREAD_QUERIES_SIGNED_IN
+
+
+def test_topic_list_costs_the_same_for_1_and_5_topics(
+    reader, authors, django_assert_max_num_queries
+):
+    add_replies(make_topic(), 6, authors)
+    one = count_queries(
+        django_assert_max_num_queries, reader.client, "/", reader.listing
+    )
+    for _ in range(4):
+        add_replies(make_topic(), 6, authors)
+    five = count_queries(
+        django_assert_max_num_queries, reader.client, "/", reader.listing
+    )
+
+    assert one == five == reader.listing
