@@ -73,7 +73,7 @@ class PostForm(forms.ModelForm):
             "conflict_parties": forms.CheckboxSelectMultiple,
             "conflict_details": forms.Textarea(attrs={"rows": 2}),
         }
-        labels = {"body": "Your reply"}
+        labels = {"body": "Your reply", "authorship": "How it was written"}
         help_texts = {
             "body": "Markdown: **bold**, *italic*, [links](https://example.org), > quotes.",
             "authorship": "AI-polished: it only corrected language or translated. "
