@@ -72,11 +72,18 @@ class TopicAdminForm(forms.ModelForm):
 class TopicAdmin(admin.ModelAdmin):
     form = TopicAdminForm
     inlines = [PartyInline, PositionInline]
-    list_display = ["title", "is_locked", "is_pinned", "reply_count", "created"]
+    list_display = [
+        "title",
+        "is_locked",
+        "is_pinned",
+        "reply_count",
+        "created",
+        "updated",
+    ]
     list_filter = ["is_locked", "is_pinned"]
     search_fields = ["title", "slug", "lede"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["body_html"]
+    readonly_fields = ["body_html", "reply_count", "updated"]
     actions = ["lock_topics", "unlock_topics", "pin_topics", "unpin_topics"]
     fieldsets = [
         (
@@ -114,17 +121,11 @@ class TopicAdmin(admin.ModelAdmin):
         ),  # fmt: skip
     ]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).with_reply_counts()
-
-    @admin.display(description="replies", ordering="reply_count")
-    def reply_count(self, topic):
-        return topic.reply_count
-
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         for position in form.instance.positions.all():
             services.position_sync_stances(position=position)
+        services.topics_refresh(topic_ids=[form.instance.pk])
 
     def _set_flags(self, request, queryset, message, **flags):
         count = services.topics_set_flags(topics=queryset, **flags)

@@ -194,6 +194,9 @@ class ThreadFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["stance"].queryset = Stance.objects.filter(position__topic=topic)
 
+    def is_filtering(self) -> bool:
+        return self.is_valid() and any(self.cleaned_data.values())
+
     def filter(self, posts):
         if stance := self.cleaned_data.get("stance"):
             posts = posts.with_stance(stance)

@@ -7,7 +7,7 @@ admin, shell, command) can store a post that breaks it. Rules that span rows
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, F, Prefetch, Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Length, Replace, Trim
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.urls import reverse
@@ -156,23 +156,14 @@ class Disclosure(models.Model):
 
 
 class TopicQuerySet(models.QuerySet):
-    def with_reply_counts(self):
-        return self.annotate(
-            reply_count=Count("posts", filter=Q(posts__status=PostStatus.PUBLISHED))
-        )
-
-    def with_position_counts(self):
-        return self.prefetch_related(
-            Prefetch("positions", queryset=Position.objects.with_stance_counts())
-        )
+    def with_positions(self):
+        return self.prefetch_related("positions")
 
     def for_list_page(self):
-        return self.with_reply_counts().with_position_counts()
+        return self.with_positions()
 
     def for_thread_page(self):
-        return self.with_position_counts().prefetch_related(
-            "parties", "conflict_parties"
-        )
+        return self.with_positions().prefetch_related("parties", "conflict_parties")
 
 
 class Topic(Disclosure):
@@ -196,6 +187,10 @@ class Topic(Disclosure):
     )
     is_pinned = models.BooleanField("pinned", default=False)
     created = models.DateTimeField(default=timezone.now)
+    # Derived, kept by services in the writing transaction: pages read them
+    # instead of counting rows, and `updated` versions the anonymous page cache.
+    reply_count = models.PositiveIntegerField("replies", default=0, editable=False)
+    updated = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = TopicQuerySet.as_manager()
 
@@ -256,22 +251,6 @@ class Party(models.Model):
         return {n.casefold() for n in (self.name, *aliases) if n}
 
 
-class PositionQuerySet(models.QuerySet):
-    def with_stance_counts(self):
-        """Count published replies per polarity in one grouped query."""
-        published = Q(stances__post_links__content_object__status=PostStatus.PUBLISHED)
-        return self.annotate(
-            support_count=Count(
-                "stances__post_links",
-                filter=published & Q(stances__polarity=Polarity.SUPPORTS),
-            ),
-            oppose_count=Count(
-                "stances__post_links",
-                filter=published & Q(stances__polarity=Polarity.OPPOSES),
-            ),
-        )
-
-
 class Position(models.Model):
     """A claim people take sides on; each has a supporting and an opposing stance."""
 
@@ -283,8 +262,9 @@ class Position(models.Model):
         blank=True, help_text="The article's sentence it comes from."
     )
     order = models.PositiveSmallIntegerField(default=0)
-
-    objects = PositionQuerySet.as_manager()
+    # Published replies per polarity, kept by services like Topic.reply_count.
+    support_count = models.PositiveIntegerField(default=0, editable=False)
+    oppose_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["order", "id"]

@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import (
@@ -23,6 +24,7 @@ from .models import (
     Polarity,
     Position,
     Post,
+    PostStance,
     PostStatus,
     Stance,
     Topic,
@@ -264,7 +266,48 @@ def post_create(
     post.conflict_parties.set(conflict_parties)
     post.stances.set(stances)
     post.tags.set(tags)
+    _count_new_post(topic=topic, stances=stances, now=now)
     return post
+
+
+def _count_new_post(*, topic: Topic, stances: list[Stance], now) -> None:
+    """Add one published reply to the stored counts, in the creating transaction."""
+    Topic.objects.filter(pk=topic.pk).update(
+        reply_count=F("reply_count") + 1, updated=now
+    )
+    for stance in stances:
+        name = (
+            "support_count" if stance.polarity == Polarity.SUPPORTS else "oppose_count"
+        )
+        Position.objects.filter(pk=stance.position_id).update(**{name: F(name) + 1})
+
+
+def topics_refresh(*, topic_ids: Iterable[int]) -> None:
+    """Recount replies and stances of these topics and mark them changed.
+
+    For the rare writes (moderation, edits, seeding); creating a post adds one.
+    """
+    topic_ids = list(topic_ids)
+    published = Q(status=PostStatus.PUBLISHED)
+    replies = (
+        Post.objects.filter(published, topic=OuterRef("pk"))
+        .values("topic").annotate(n=Count("pk")).values("n")
+    )  # fmt: skip
+    Topic.objects.filter(pk__in=topic_ids).update(
+        reply_count=Coalesce(Subquery(replies), 0), updated=timezone.now()
+    )
+    counts = {}
+    for polarity, name in ((Polarity.SUPPORTS, "support_count"),
+                           (Polarity.OPPOSES, "oppose_count")):  # fmt: skip
+        links = (
+            PostStance.objects.filter(
+                tag__position=OuterRef("pk"), tag__polarity=polarity,
+                content_object__status=PostStatus.PUBLISHED,
+            )
+            .values("tag__position").annotate(n=Count("pk")).values("n")
+        )  # fmt: skip
+        counts[name] = Coalesce(Subquery(links), 0)
+    Position.objects.filter(topic_id__in=topic_ids).update(**counts)
 
 
 @transaction.atomic
@@ -291,19 +334,27 @@ def post_update(
     post.conflict_parties.set(conflict_parties)
     post.stances.set(stances)
     post.tags.set(tags)
+    topics_refresh(topic_ids=[post.topic_id])
     return post
 
 
+@transaction.atomic
 def posts_set_status(*, posts: QuerySet[Post], status: str) -> int:
     """Hide or restore posts; a hidden post leaves the thread, the counts and its permalink."""
-    return posts.exclude(status=status).update(status=status)
+    changing = posts.exclude(status=status)
+    topic_ids = set(changing.values_list("topic_id", flat=True))
+    count = Post.objects.filter(
+        pk__in=list(changing.values_list("pk", flat=True))
+    ).update(status=status)
+    topics_refresh(topic_ids=topic_ids)
+    return count
 
 
 def topics_set_flags(*, topics: QuerySet[Topic], **flags: bool) -> int:
     allowed = {"is_locked", "is_pinned"}
     if not flags or set(flags) - allowed:
         raise ValueError(f"Only {sorted(allowed)} can be set.")
-    return topics.update(**flags)
+    return topics.update(**flags, updated=timezone.now())
 
 
 def user_make_moderator(*, user: AbstractBaseUser) -> None:
@@ -411,6 +462,7 @@ def topic_create_from_article(*, article: ArticleData) -> SeedResult:
         topic=topic, conflict_parties=conflict_parties, **article.disclosure
     )
     topic.conflict_parties.set(conflict_parties)
+    topics_refresh(topic_ids=[topic.pk])
     return result
 
 

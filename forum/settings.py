@@ -100,6 +100,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def cache_from_url(url: str) -> dict:
+    """A CACHES entry from a URL: redis://, rediss://, unix:// (Redis), locmem://, dummy://."""
+    scheme = url.split(":", 1)[0]
+    if scheme in {"redis", "rediss", "unix"}:
+        backend = "django.core.cache.backends.redis.RedisCache"
+        return {"BACKEND": backend, "LOCATION": url, "KEY_PREFIX": "standpoint"}
+    if scheme == "locmem":
+        backend = "django.core.cache.backends.locmem.LocMemCache"
+        return {"BACKEND": backend, "LOCATION": url.split("://", 1)[-1]}
+    if scheme == "dummy":
+        return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    raise ImproperlyConfigured(f"CACHE_URL scheme {scheme!r} is not supported.")
+
+
+# Local memory is per process: right for one process, and still correct with
+# several (pages are revalidated against the database), but each worker then
+# keeps its own copy and flood limits are per worker. Use Redis for several
+# workers or machines.
+CACHES = {
+    "default": cache_from_url(
+        os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or "locmem://"
+    )
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"

@@ -1,16 +1,20 @@
 """Pages: read without an account, sign up to post. Views fetch, validate, call one service."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import InvalidPage, Paginator
+from django.db.models import Count, Max
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
+from .caching import cached_for_anonymous
 from .forms import PostForm, SignupForm, ThreadFilterForm
 from .models import Post, Topic
 
@@ -19,23 +23,52 @@ def per_page() -> int:
     return settings.STANDPOINT_POSTS_PER_PAGE
 
 
+def thread_stamp(slug: str) -> tuple[str, datetime] | None:
+    """What versions a thread's cached pages: the topic's id and last change."""
+    found = Topic.objects.filter(slug=slug).values_list("pk", "updated").first()
+    if found is None:
+        return None
+    pk, updated = found
+    return f"{pk}:{updated.isoformat()}", updated
+
+
+def list_stamp() -> tuple[str, datetime]:
+    found = Topic.objects.aggregate(latest=Max("updated"), count=Count("pk"))
+    latest = found["latest"] or datetime.fromtimestamp(0, tz=UTC)
+    return f"{found['count']}:{latest.isoformat()}", latest
+
+
+def paginate(items, number: str | None, *, count: int | None = None):
+    """The page `number` of `items`; a known `count` saves counting the rows."""
+    paginator = Paginator(items, per_page())
+    if count is not None:
+        paginator.count = count  # Paginator.count is a cached_property.
+    try:
+        return paginator.page(number or 1)
+    except InvalidPage as exc:
+        raise Http404(f"No such page: {exc}") from exc
+
+
 @require_GET
+@cached_for_anonymous(list_stamp)
 def topic_list(request):
     topics = Topic.objects.for_list_page()
     return render(request, "forum/topic_list.html", {"topics": topics})
 
 
 @require_GET
+@cached_for_anonymous(thread_stamp)
 def topic_detail(request, slug):
     topic = get_object_or_404(Topic.objects.for_thread_page(), slug=slug)
     filters = ThreadFilterForm(request.GET, topic=topic)
     posts = topic.posts.visible_to(request.user).in_thread_order().for_thread_page()
     if filters.is_valid():
         posts = filters.filter(posts)
-    try:
-        page = Paginator(posts, per_page()).page(request.GET.get("page") or 1)
-    except InvalidPage as exc:
-        raise Http404(f"No such page: {exc}") from exc
+    # Everyone else sees exactly the published replies the stored count counts.
+    known = not (request.user.is_staff or filters.is_filtering())
+    page = paginate(
+        posts, request.GET.get("page"), count=topic.reply_count if known else None
+    )
     context = {
         "topic": topic,
         "page": page,

@@ -8,10 +8,17 @@ import urllib.request
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from forum.services import user_make_moderator
 
 from .factories import make_topic, make_user
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached pages must not leak from one test into the next."""
+    cache.clear()
 
 
 @pytest.fixture

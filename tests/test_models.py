@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from forum.models import Party, Position, Post, PostStatus, Stance, Topic
 
-from .factories import make_post, make_topic, make_user, stance
+from .factories import make_post, make_topic, make_user
 
 AI_FIELDS = (
     "Name the AI model and its maker when AI was involved, and leave both empty "
@@ -557,42 +557,6 @@ def test_topic_maker_party_comes_from_its_own_disclosure():
     )
 
     assert topic.maker_party == topic.parties.get(slug="anthropic")
-
-
-@pytest.mark.django_db
-def test_position_counts_only_published_replies_of_each_polarity(topic):
-    make_post(topic=topic, stances=[stance(topic, "supports-ban-endangers-defenders")])
-    make_post(
-        topic=topic,
-        stances=[
-            stance(topic, "supports-ban-endangers-defenders"),
-            stance(topic, "opposes-ban-is-justified"),
-        ],
-    )
-    hidden = make_post(
-        topic=topic, stances=[stance(topic, "opposes-ban-endangers-defenders")]
-    )
-    Post.objects.filter(pk=hidden.pk).update(status=PostStatus.HIDDEN)
-    make_post()  # Another topic's reply with same-named stances.
-
-    counts = {
-        p.slug: (p.support_count, p.oppose_count)
-        for p in Position.objects.filter(topic=topic).with_stance_counts()
-    }
-
-    assert counts == {"ban-endangers-defenders": (2, 0), "ban-is-justified": (0, 1)}
-
-
-@pytest.mark.django_db
-def test_topic_reply_count_leaves_out_hidden_posts(topic):
-    make_post(topic=topic)
-    hidden = make_post(topic=topic)
-    Post.objects.filter(pk=hidden.pk).update(status=PostStatus.HIDDEN)
-    empty = make_topic()
-
-    counts = dict(Topic.objects.with_reply_counts().values_list("pk", "reply_count"))
-
-    assert counts == {topic.pk: 1, empty.pk: 0}
 
 
 @pytest.mark.django_db

@@ -516,3 +516,86 @@ def test_position_sync_stances_renames_stances_after_the_claim(topic):
         "Opposes: The ban is justified on national-security grounds",
         "Supports: The ban is justified on national-security grounds",
     ]
+
+
+# Stored counts --------------------------------------------------------------
+
+
+def counted_from_rows(topic):
+    """The counts the pages show, computed the slow way from the rows."""
+    published = Post.objects.filter(topic=topic, status=PostStatus.PUBLISHED)
+    positions = {}
+    for position in topic.positions.all():
+        positions[position.slug] = tuple(
+            published.filter(
+                stance_links__tag__position=position,
+                stance_links__tag__polarity=polarity,
+            ).count()
+            for polarity in ("supports", "opposes")
+        )
+    return published.count(), positions
+
+
+def stored(topic):
+    topic.refresh_from_db()
+    positions = {
+        p.slug: (p.support_count, p.oppose_count) for p in topic.positions.all()
+    }
+    return topic.reply_count, positions
+
+
+@pytest.mark.django_db
+def test_stored_counts_follow_replies_hiding_restoring_and_edits(topic):
+    endangers = stance(topic, "supports-ban-endangers-defenders")
+    not_justified = stance(topic, "opposes-ban-is-justified")
+    first = make_post(topic=topic, stances=[endangers])
+    second = make_post(topic=topic, stances=[endangers, not_justified])
+    make_post()  # another topic's reply leaves this topic's counts alone
+    assert stored(topic) == (
+        2,
+        {"ban-endangers-defenders": (2, 0), "ban-is-justified": (0, 1)},
+    )
+
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=second.pk), status=PostStatus.HIDDEN
+    )
+    assert stored(topic) == (
+        1,
+        {"ban-endangers-defenders": (1, 0), "ban-is-justified": (0, 0)},
+    )
+
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=second.pk), status=PostStatus.PUBLISHED
+    )
+    services.post_update(
+        post=first,
+        stances=[stance(topic, "opposes-ban-endangers-defenders")],
+        tags=[],
+        conflict_parties=[],
+    )
+    assert stored(topic) == (
+        2,
+        {"ban-endangers-defenders": (1, 1), "ban-is-justified": (0, 1)},
+    )
+    assert stored(topic) == counted_from_rows(topic)
+
+
+@pytest.mark.django_db
+def test_every_write_marks_the_topic_changed(topic):
+    """`updated` versions the anonymous page cache: each change must move it."""
+    stamps = [Topic.objects.get(pk=topic.pk).updated]
+
+    def moved():
+        stamps.append(Topic.objects.get(pk=topic.pk).updated)
+        return stamps[-1] > stamps[-2]
+
+    post = make_post(topic=topic)
+    assert moved()
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=post.pk), status=PostStatus.HIDDEN
+    )
+    assert moved()
+    services.topics_set_flags(topics=Topic.objects.filter(pk=topic.pk), is_locked=True)
+    assert moved()
+    services.topics_refresh(topic_ids=[topic.pk])
+    assert moved()

@@ -1,0 +1,150 @@
+"""Anonymous readers get cached pages that any change to the topic invalidates."""
+
+import pytest
+from django.test import Client
+
+from forum import services
+from forum.models import Post, PostStatus, Topic
+
+from .factories import make_post, make_user
+
+CACHED_PAGE_QUERIES = 1  # the topic's stamp, to revalidate
+
+
+@pytest.fixture
+def thread(topic):
+    make_post(topic=topic, body="The first reply.")
+    return f"/t/{topic.slug}/"
+
+
+def test_second_anonymous_visit_is_served_from_cache_with_one_query(
+    client, thread, django_assert_max_num_queries
+):
+    first = client.get(thread)
+
+    with django_assert_max_num_queries(CACHED_PAGE_QUERIES) as ctx:
+        second = client.get(thread)
+
+    assert len(ctx) == CACHED_PAGE_QUERIES
+    assert second.status_code == 200
+    assert second.content == first.content
+    assert second["ETag"] == first["ETag"]
+    assert second["Last-Modified"] == first["Last-Modified"]
+    assert "must-revalidate" in second["Cache-Control"]
+    assert "Cookie" in second["Vary"]
+
+
+def test_unchanged_page_answers_304_to_etag_and_to_last_modified(client, thread):
+    first = client.get(thread)
+
+    by_etag = client.get(thread, headers={"if-none-match": first["ETag"]})
+    by_date = client.get(thread, headers={"if-modified-since": first["Last-Modified"]})
+
+    assert by_etag.status_code == 304
+    assert by_etag.content == b""
+    assert by_date.status_code == 304
+
+
+def test_a_reply_invalidates_the_cached_thread_and_list(client, topic, thread):
+    before = client.get(thread)
+    listing = client.get("/")
+    assert b"1 reply" in listing.content
+
+    make_post(topic=topic, body="A brand new reply.")
+
+    after = client.get(thread, headers={"if-none-match": before["ETag"]})
+    assert after.status_code == 200
+    assert b"A brand new reply." in after.content
+    assert after["ETag"] != before["ETag"]
+    assert b"2 replies" in client.get("/").content
+
+
+def test_moderator_actions_in_the_admin_invalidate_the_cached_thread(
+    client, admin_client, topic, thread
+):
+    post = Post.objects.get(topic=topic)
+    assert b"The first reply." in client.get(thread).content
+
+    admin_client.post(
+        "/admin/forum/post/",
+        {"action": "hide_posts", "_selected_action": [post.pk]},
+    )
+    assert b"The first reply." not in client.get(thread).content
+
+    admin_client.post(
+        "/admin/forum/topic/",
+        {"action": "lock_topics", "_selected_action": [topic.pk]},
+    )
+    assert b"This topic is locked" in client.get(thread).content
+
+
+def test_moderator_edit_invalidates_the_cached_thread(client, topic, thread):
+    post = Post.objects.get(topic=topic)
+    client.get(thread)
+
+    post.body = "Edited by a moderator."
+    services.post_update(
+        post=post, stances=post.stances.all(), tags=[], conflict_parties=[]
+    )
+
+    assert b"Edited by a moderator." in client.get(thread).content
+
+
+def test_signed_in_readers_get_fresh_pages_never_the_anonymous_copy(
+    client, topic, thread
+):
+    client.get(thread)  # fills the anonymous cache
+    reader = make_user(username="fresh-reader")
+    signed_in = Client()
+    signed_in.force_login(reader)
+
+    response = signed_in.get(thread)
+
+    assert b"fresh-reader" in response.content
+    assert "ETag" not in response
+    # A change made without touching the topic still shows to them at once.
+    Post.objects.filter(topic=topic).update(body_html="<p>Changed quietly.</p>")
+    assert b"Changed quietly." in signed_in.get(thread).content
+    assert b"Changed quietly." not in client.get(thread).content
+
+
+def test_each_query_string_is_cached_on_its_own(client, topic, settings):
+    settings.STANDPOINT_POSTS_PER_PAGE = 1
+    make_post(topic=topic, body="Reply on page one.")
+    make_post(topic=topic, body="Reply on page two.")
+    url = f"/t/{topic.slug}/"
+
+    client.get(url)
+    page_two = client.get(url + "?page=2")
+
+    assert b"Reply on page two." in page_two.content
+    assert b"Reply on page one." not in page_two.content
+
+
+def test_error_pages_are_not_cached(client, topic, django_assert_max_num_queries):
+    url = f"/t/{topic.slug}/?stance=no-such-stance"
+    assert client.get(url).status_code == 400
+
+    with django_assert_max_num_queries(20) as ctx:
+        again = client.get(url)
+
+    assert again.status_code == 400
+    assert len(ctx) > CACHED_PAGE_QUERIES
+
+
+def test_unknown_topic_is_404_without_rendering(client, db):
+    assert client.get("/t/no-such-topic/").status_code == 404
+
+
+def test_hidden_post_status_change_outside_services_waits_for_the_stamp(
+    client, topic, thread
+):
+    """Only writes through services move the stamp: the reason they are the only writers."""
+    client.get(thread)
+    Post.objects.filter(topic=topic).update(status=PostStatus.HIDDEN)
+    assert b"The first reply." in client.get(thread).content
+
+    services.topics_refresh(topic_ids=[topic.pk])
+
+    assert b"The first reply." not in client.get(thread).content
+    assert Topic.objects.get(pk=topic.pk).reply_count == 0
