@@ -19,7 +19,11 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
 ]
+
+# Django finds 400.html, 403.html, 404.html by name; this one also answers 503.
+handler500 = "forum.views.server_error"
 
 admin.site.site_header = "Standpoint moderation"
 admin.site.site_title = "Standpoint moderation"

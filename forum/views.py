@@ -1,5 +1,7 @@
 """Pages: read without an account, sign up to post. Views fetch, validate, call one service."""
 
+import logging
+import sys
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -7,16 +9,23 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import InvalidPage, Paginator
+from django.db import DatabaseError, connection
 from django.db.models import Count, Max
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views import defaults
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from . import services
 from .caching import cached_for_anonymous
 from .forms import PostForm, SignupForm, ThreadFilterForm
+from .http import service_unavailable
+from .middleware import is_database_busy
 from .models import Post, Topic
+
+logger = logging.getLogger(__name__)
 
 
 def per_page() -> int:
@@ -132,3 +141,26 @@ def signup(request):
         return redirect(next_url or "topic-list")
     context = {"form": form, "next": next_url}
     return render(request, "registration/signup.html", context)
+
+
+@require_safe
+@never_cache
+def healthz(request):
+    """For load balancers: 200 when the database answers, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        logger.exception("Health check: the database did not answer")
+        return HttpResponse(
+            "database unavailable", status=503, content_type="text/plain"
+        )
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def server_error(request):
+    """handler500: lock contention met after the view (a session save) still gets 503."""
+    if is_database_busy(sys.exc_info()[1]):
+        return service_unavailable()
+    return defaults.server_error(request)
