@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
+from taggit.models import Tag
 from taggit.utils import parse_tags
 
 from .models import Authorship, Party, Post, Stance, Topic
@@ -24,6 +25,27 @@ def check(form: forms.BaseForm, validator, **kwargs) -> None:
         for name, errors in exc.error_dict.items():
             if name not in form.errors:
                 form.add_error(name, errors)
+
+
+def keywords_as_spelled(names: list[str]) -> list[str]:
+    """`names` without case repeats, each spelled like the keyword tag it already is.
+
+    taggit matches case-insensitively in SQL, where PostgreSQL folds case by its
+    locale and SQLite folds ASCII only: "École" and "école" would be one tag on the
+    first, two on the second. Matched here in Python, they are one tag on both
+    (case variants share taggit's lowercase slug; the oldest spelling wins).
+    """
+    if not names:
+        return []
+    slugs = {Tag().slugify(name) for name in names}
+    known = {
+        tag.name.lower(): tag.name
+        for tag in Tag.objects.filter(slug__in=slugs).order_by("-pk")
+    }
+    spelled = {}
+    for name in names:
+        spelled.setdefault(name.lower(), known.get(name.lower(), name))
+    return list(spelled.values())
 
 
 class StanceChoiceField(forms.ModelMultipleChoiceField):
@@ -117,7 +139,7 @@ class PostForm(forms.ModelForm):
             )
 
     def clean_tags(self) -> list[str]:
-        return parse_tags(self.cleaned_data["tags"])
+        return keywords_as_spelled(parse_tags(self.cleaned_data["tags"]))
 
     def clean_parent(self) -> Post | None:
         parent_id = self.cleaned_data["parent"]

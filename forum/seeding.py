@@ -10,6 +10,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from .models import Party, Position
 from .services import ArticleData, PartyData, PositionData
 
 SLUG_RE = re.compile(r"^[-a-z0-9]+$")
@@ -61,7 +62,19 @@ class _Reader:
         index = self.raw.find(needle)
         return self.raw.count("\n", 0, index) + 1 if index >= 0 else None
 
-    def text(self, table: dict, key: str, where: str, *, required: bool = True) -> str:
+    def text(
+        self,
+        table: dict,
+        key: str,
+        where: str,
+        *,
+        required: bool = True,
+        model: type | None = None,
+    ) -> str:
+        """The string at `key`; with `model`, no longer than its field of that name.
+
+        SQLite would store an over-long value that PostgreSQL refuses mid-seed.
+        """
         value = table.get(key, "")
         if not isinstance(value, str):
             raise self.fail(f"{where}.{key} must be a string", f"{key} =")
@@ -72,6 +85,13 @@ class _Reader:
             raise self.fail(f"{where}.{key} is required", near)
         if "\x00" in value:
             raise self.fail(f"{where}.{key} contains a NUL character", f"{key} =")
+        limit = model._meta.get_field(key).max_length if model else None
+        if limit and len(value.strip()) > limit:
+            raise self.fail(
+                f"{where}.{key} may be at most {limit} characters long "
+                f"(it has {len(value.strip())})",
+                value.strip()[:40],
+            )
         return value.strip() if key != "text" else value
 
     def table(self, key: str) -> dict:
@@ -80,8 +100,8 @@ class _Reader:
             raise self.fail(f"missing table [{key}]")
         return value
 
-    def slug(self, table: dict, where: str) -> str:
-        value = self.text(table, "slug", where)
+    def slug(self, table: dict, where: str, *, model: type | None = None) -> str:
+        value = self.text(table, "slug", where, model=model)
         if not SLUG_RE.match(value):
             raise self.fail(
                 f"{where}.slug {value!r} may hold only lowercase letters, digits and "
@@ -165,10 +185,17 @@ class _Reader:
                 raise self.fail(
                     "parties.aliases must be a list of strings", "aliases ="
                 )
+            aliases = tuple(a.strip() for a in aliases if a.strip())
+            limit = Party._meta.get_field("aliases").max_length
+            if len(", ".join(aliases)) > limit:
+                raise self.fail(
+                    f"parties.aliases may hold at most {limit} characters together",
+                    "aliases =",
+                )
             parties.append(PartyData(
-                slug=self.slug(row, "parties"),
-                name=self.text(row, "name", "parties"),
-                aliases=tuple(a.strip() for a in aliases if a.strip()),
+                slug=self.slug(row, "parties", model=Party),
+                name=self.text(row, "name", "parties", model=Party),
+                aliases=aliases,
             ))  # fmt: skip
         self.unique([p.slug for p in parties], "parties")
         return tuple(parties)
@@ -179,8 +206,8 @@ class _Reader:
             raise self.fail("name at least one position in [[positions]]")
         positions = [
             PositionData(
-                slug=self.slug(row, "positions"),
-                claim=self.text(row, "claim", "positions"),
+                slug=self.slug(row, "positions", model=Position),
+                claim=self.text(row, "claim", "positions", model=Position),
                 summary=self.text(row, "summary", "positions", required=False),
                 quote=self.quote(self.text(row, "quote", "positions"), text),
             )

@@ -1,9 +1,11 @@
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -44,26 +46,71 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def site_database(tmp):
+    """Yield the URL of an empty database for a served site, on the run's backend.
+
+    SQLite gets a file in `tmp` (the in-memory test database hides locking);
+    PostgreSQL a database of its own on the run's server, dropped afterwards.
+    """
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        yield f"sqlite:///{tmp / 'site.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    # Named like pytest-django's test database, so no real database is touched.
+    name = f"test_{url.path.lstrip('/')}_site"
+    server = {
+        "dbname": "postgres",
+        **{k.lower(): db[k] for k in ("USER", "PASSWORD", "HOST", "PORT") if db[k]},
+        **db["OPTIONS"],
+    }
+
+    def run(statement: str) -> None:
+        with psycopg.connect(**server, autocommit=True) as conn:
+            conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
+
+    run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+    run("CREATE DATABASE {}")
+    try:
+        yield url._replace(path=f"/{name}").geturl()
+    finally:
+        run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A served site on its own SQLite file; yields (base_url, env)."""
+    """A served site on a database of its own; yields (base_url, env)."""
     tmp = tmp_path_factory.mktemp("serve")
+    with site_database(tmp) as database_url:
+        yield from serve(tmp, database_url)
+
+
+def serve(tmp, database_url: str):
+    """Run `manage.py serve` on `database_url`; yield (base_url, env), then stop it.
+
+    Its output goes to a file: an unread pipe fills up and stalls the workers.
+    """
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'site.sqlite3'}",
+        "DATABASE_URL": database_url,
         "SECRET_KEY": "serve-test-secret",
         "DEBUG": "0",
         "DJANGO_SETTINGS_MODULE": "forum.settings",
     }
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    argv = [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"]
+    with (tmp / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            argv,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -74,7 +121,9 @@ def site(tmp_path_factory):
             except (urllib.error.URLError, ConnectionError):
                 if server.poll() is not None or time.monotonic() > deadline:
                     server.kill()
-                    pytest.fail("serve did not start:\n" + server.stdout.read())
+                    server.wait()
+                    output = (tmp / "serve.log").read_text()
+                    pytest.fail("serve did not start:\n" + output)
                 time.sleep(0.3)
         yield base, env
     finally:

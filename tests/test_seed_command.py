@@ -226,6 +226,36 @@ BAD_EDITS = [
         lambda text: lines_of_position(text, "rules-transparent-minimal"),
         id="third position without a claim",
     ),
+    # SQLite would store these and PostgreSQL refuse them mid-seed; both refuse here.
+    pytest.param(
+        'name = "Anthropic"',
+        f'name = "{"Anthropic " * 11}"',
+        "parties.name may be at most 100 characters long (it has 109)",
+        lambda text: [line_of(text, "Anthropic Anthropic")],
+        id="party name too long",
+    ),
+    pytest.param(
+        'slug = "rules-transparent-minimal"',
+        f'slug = "{"rules-" * 14}minimal"',
+        "positions.slug may be at most 80 characters long (it has 91)",
+        lambda text: [line_of(text, "rules-rules-")],
+        id="position slug too long",
+    ),
+    pytest.param(
+        'claim = "Rules for AI models should be transparent, democratic, '
+        'research-grounded and minimal"',
+        f'claim = "{"Rules should be minimal. " * 9}"',
+        "positions.claim may be at most 200 characters long (it has 224)",
+        lambda text: [line_of(text, "Rules should be minimal. Rules")],
+        id="position claim too long",
+    ),
+    pytest.param(
+        'aliases = ["Anthropic PBC"]',
+        f'aliases = ["Anthropic PBC", "{"A" * 490}"]',
+        "parties.aliases may hold at most 500 characters together",
+        lambda text: [line_of(text, 'aliases = ["Anthropic PBC", "AAA')],
+        id="party aliases too long",
+    ),
 ]
 
 
