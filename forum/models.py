@@ -156,14 +156,8 @@ class Disclosure(models.Model):
 
 
 class TopicQuerySet(models.QuerySet):
-    def with_positions(self):
-        return self.prefetch_related("positions")
-
     def for_list_page(self):
-        return self.with_positions()
-
-    def for_thread_page(self):
-        return self.with_positions().prefetch_related("parties", "conflict_parties")
+        return self.prefetch_related("positions")
 
 
 class Topic(Disclosure):
@@ -193,6 +187,9 @@ class Topic(Disclosure):
     updated = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = TopicQuerySet.as_manager()
+
+    # What the thread page reads of a topic besides its own row.
+    THREAD_PREFETCH = ("positions", "parties", "conflict_parties")
 
     class Meta(Disclosure.Meta):
         ordering = ["-is_pinned", "-created", "-id"]

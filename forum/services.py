@@ -261,11 +261,17 @@ def post_create(
         topic=topic, author=author, parent=parent, body=body, attested_at=now,
         created=now, **disclosure,
     )  # fmt: skip
-    post.full_clean()
+    # The validators above just ran, and the database checks the same named
+    # constraints on insert: re-running them as queries here would only hold
+    # the write lock longer. Related rows were fetched, so skip their lookups.
+    post.full_clean(exclude=["topic", "author", "parent"], validate_constraints=False)
     post.save()
-    post.conflict_parties.set(conflict_parties)
-    post.stances.set(stances)
-    post.tags.set(tags)
+    # A new post has no links yet: add() spares set()'s look-ups of old ones.
+    if conflict_parties:
+        post.conflict_parties.add(*conflict_parties)
+    post.stances.add(*stances)
+    if tags:
+        post.tags.add(*tags)
     _count_new_post(topic=topic, stances=stances, now=now)
     return post
 

@@ -10,16 +10,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import InvalidPage, Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Count, Max
+from django.db.models import Count, Max, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import services
-from .caching import cached_for_anonymous
+from .caching import cached_for_anonymous, fragment
 from .forms import PostForm, SignupForm, ThreadFilterForm
 from .http import service_unavailable
 from .middleware import is_database_busy
@@ -30,15 +31,6 @@ logger = logging.getLogger(__name__)
 
 def per_page() -> int:
     return settings.STANDPOINT_POSTS_PER_PAGE
-
-
-def thread_stamp(slug: str) -> tuple[str, datetime] | None:
-    """What versions a thread's cached pages: the topic's id and last change."""
-    found = Topic.objects.filter(slug=slug).values_list("pk", "updated").first()
-    if found is None:
-        return None
-    pk, updated = found
-    return f"{pk}:{updated.isoformat()}", updated
 
 
 def list_stamp() -> tuple[str, datetime]:
@@ -58,17 +50,48 @@ def paginate(items, number: str | None, *, count: int | None = None):
         raise Http404(f"No such page: {exc}") from exc
 
 
-@require_GET
+@require_safe
 @cached_for_anonymous(list_stamp)
 def topic_list(request):
     topics = Topic.objects.for_list_page()
     return render(request, "forum/topic_list.html", {"topics": topics})
 
 
-@require_GET
+def topic_version(pk: int, updated: datetime) -> str:
+    """What versions a thread's caches: the topic's id and last change."""
+    return f"{pk}:{updated.isoformat()}"
+
+
+def thread_stamp(slug: str) -> tuple[str, datetime] | None:
+    # Slugs are unique: no ordering to compile, on the path of every cached hit.
+    rows = Topic.objects.filter(slug=slug).order_by().values_list("pk", "updated")
+    found = next(iter(rows[:1]), None)
+    return None if found is None else (topic_version(*found), found[1])
+
+
+@require_safe
 @cached_for_anonymous(thread_stamp)
 def topic_detail(request, slug):
-    topic = get_object_or_404(Topic.objects.for_thread_page(), slug=slug)
+    topic = get_object_or_404(Topic, slug=slug)
+    version = topic_version(topic.pk, topic.updated)
+    body, status = fragment(
+        ("thread", version, request.get_full_path(), request.user.is_staff),
+        lambda: thread_body(request, topic),
+    )
+    context = {"topic": topic, "thread_body": body, "reply_fields": None}
+    if request.user.is_authenticated and not topic.is_locked:
+        context["reply_fields"] = fragment(
+            ("reply-fields", version),
+            lambda: render_to_string(
+                "forum/_reply_fields.html", {"form": PostForm(topic=topic)}
+            ),
+        )
+    return render(request, "forum/topic_detail.html", context, status=status)
+
+
+def thread_body(request, topic: Topic) -> tuple[str, int]:
+    """The article, positions and a page of replies: the same for every non-staff reader."""
+    prefetch_related_objects([topic], *Topic.THREAD_PREFETCH)
     filters = ThreadFilterForm(request.GET, topic=topic)
     posts = topic.posts.visible_to(request.user).in_thread_order().for_thread_page()
     if filters.is_valid():
@@ -78,14 +101,9 @@ def topic_detail(request, slug):
     page = paginate(
         posts, request.GET.get("page"), count=topic.reply_count if known else None
     )
-    context = {
-        "topic": topic,
-        "page": page,
-        "filters": filters,
-        "form": PostForm(topic=topic) if request.user.is_authenticated else None,
-    }
-    status = 200 if filters.is_valid() else 400
-    return render(request, "forum/topic_detail.html", context, status=status)
+    context = {"topic": topic, "page": page, "filters": filters}
+    html = render_to_string("forum/_thread_body.html", context, request=request)
+    return html, 200 if filters.is_valid() else 400
 
 
 @login_required
@@ -113,7 +131,7 @@ def post_create(request, slug):
     )
 
 
-@require_GET
+@require_safe
 def post_detail(request, pk):
     """A post's permanent address: the thread page that holds it, scrolled to it."""
     visible = Post.objects.visible_to(request.user)

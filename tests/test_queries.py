@@ -13,9 +13,10 @@ from forum.models import Post, PostStatus
 
 from .factories import make_post, make_topic, make_user, stance
 
-# Anonymous, cache miss: the cache stamp, topic + its positions (counts are stored)
-# + parties + its conflict parties, the page of posts + their stances + tags +
-# conflict parties. The stored reply count spares counting the rows.
+# Anonymous, cache miss: the cache stamp (topic id and `updated`), the topic +
+# its positions (counts are stored) + parties + its conflict parties, the page of
+# posts + their stances + tags + conflict parties. The stored reply count spares
+# counting rows. A cache hit is the stamp alone (tests/test_cache.py).
 THREAD_QUERIES_ANONYMOUS = 9
 # Signed in: no stamp; + session and user, + the reply form's stances and parties.
 THREAD_QUERIES_SIGNED_IN = 12
