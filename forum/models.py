@@ -5,8 +5,10 @@ admin, shell, command) can store a post that breaks it. Rules that span rows
 (stances belong to the topic, conflicts name its parties) live in services.py.
 """
 
+from datetime import UTC, datetime
+
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Length, Replace, Trim
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
@@ -158,6 +160,32 @@ class Disclosure(models.Model):
 class TopicQuerySet(models.QuerySet):
     def for_list_page(self):
         return self.prefetch_related("positions")
+
+    # The two stamps below run on every cached page hit, where building an ORM
+    # query costs ten times the query itself (120 µs against 12): plain SQL.
+
+    def stamp(self, slug: str) -> tuple[int, datetime] | None:
+        """The (id, updated) of the topic with `slug`: what versions its caches."""
+        row = self._fetch_one("SELECT id, updated FROM {table} WHERE slug = %s", slug)
+        return None if row is None else (row[0], _as_datetime(row[1]))
+
+    def list_stamp(self) -> tuple[int, datetime | None]:
+        """How many topics there are and when the latest changed."""
+        count, latest = self._fetch_one("SELECT COUNT(*), MAX(updated) FROM {table}")
+        return count, None if latest is None else _as_datetime(latest)
+
+    def _fetch_one(self, sql: str, *params):
+        table = connections[self.db].ops.quote_name(self.model._meta.db_table)
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql.format(table=table), params)
+            return cursor.fetchone()
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """A raw datetime column: aware from PostgreSQL, naive UTC or text from SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Topic(Disclosure):

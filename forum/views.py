@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import InvalidPage, Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Count, Max, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -34,9 +34,9 @@ def per_page() -> int:
 
 
 def list_stamp() -> tuple[str, datetime]:
-    found = Topic.objects.aggregate(latest=Max("updated"), count=Count("pk"))
-    latest = found["latest"] or datetime.fromtimestamp(0, tz=UTC)
-    return f"{found['count']}:{latest.isoformat()}", latest
+    count, latest = Topic.objects.list_stamp()
+    latest = latest or datetime.fromtimestamp(0, tz=UTC)
+    return f"{count}:{latest.isoformat()}", latest
 
 
 def paginate(items, number: str | None, *, count: int | None = None):
@@ -63,9 +63,7 @@ def topic_version(pk: int, updated: datetime) -> str:
 
 
 def thread_stamp(slug: str) -> tuple[str, datetime] | None:
-    # Slugs are unique: no ordering to compile, on the path of every cached hit.
-    rows = Topic.objects.filter(slug=slug).order_by().values_list("pk", "updated")
-    found = next(iter(rows[:1]), None)
+    found = Topic.objects.stamp(slug)
     return None if found is None else (topic_version(*found), found[1])
 
 

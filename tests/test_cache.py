@@ -184,3 +184,14 @@ def test_gzip_copy_is_served_to_clients_that_accept_it(client, thread):
         headers={"accept-encoding": "gzip", "if-none-match": zipped["ETag"]},
     )
     assert again.status_code == 304
+
+
+def test_plain_sql_stamps_read_what_the_orm_reads(topic):
+    """The stamps skip the ORM for speed; they must agree with it on every backend."""
+    topic.refresh_from_db()
+    make_post(topic=topic)
+    fresh = Topic.objects.get(pk=topic.pk)
+
+    assert Topic.objects.stamp(topic.slug) == (topic.pk, fresh.updated)
+    assert Topic.objects.stamp("no-such-topic") is None
+    assert Topic.objects.list_stamp() == (1, fresh.updated)
