@@ -472,6 +472,10 @@ class Post(Disclosure):
             models.Index(
                 fields=["topic", "status", "created", "id"], name="forum_post_thread"
             ),
+            # Staff read threads with hidden replies too: no status in the way.
+            models.Index(
+                fields=["topic", "created", "id"], name="forum_post_thread_all"
+            ),
             models.Index(fields=["topic", "authorship"], name="forum_post_authorship"),
         ]
         constraints = [

@@ -91,13 +91,22 @@ def thread_body(request, topic: Topic) -> tuple[str, int]:
     """The article, positions and a page of replies: the same for every non-staff reader."""
     prefetch_related_objects([topic], *Topic.THREAD_PREFETCH)
     filters = ThreadFilterForm(request.GET, topic=topic)
-    posts = topic.posts.visible_to(request.user).in_thread_order().for_thread_page()
+    posts = topic.posts.visible_to(request.user).in_thread_order()
     if filters.is_valid():
         posts = filters.filter(posts)
     # Everyone else sees exactly the published replies the stored count counts.
     known = not (request.user.is_staff or filters.is_filtering())
+    # Page by ids first: a deep page's OFFSET then walks the index alone, and
+    # only the twenty rows shown are joined and prefetched.
     page = paginate(
-        posts, request.GET.get("page"), count=topic.reply_count if known else None
+        posts.values_list("pk", flat=True),
+        request.GET.get("page"),
+        count=topic.reply_count if known else None,
+    )
+    page.object_list = list(
+        topic.posts.filter(pk__in=list(page.object_list))
+        .in_thread_order()
+        .for_thread_page()
     )
     context = {"topic": topic, "page": page, "filters": filters}
     html = render_to_string("forum/_thread_body.html", context, request=request)

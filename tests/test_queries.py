@@ -14,14 +14,15 @@ from forum.models import Post, PostStatus
 from .factories import make_post, make_topic, make_user, stance
 
 # Anonymous, cache miss: the cache stamp (topic id and `updated`), the topic +
-# its positions (counts are stored) + parties + its conflict parties, the page of
-# posts + their stances + tags + conflict parties. The stored reply count spares
-# counting rows. A cache hit is the stamp alone (tests/test_cache.py).
-THREAD_QUERIES_ANONYMOUS = 9
+# its positions (counts are stored) + parties + its conflict parties, the page's
+# post ids (so a deep page's OFFSET walks the index alone), those posts + their
+# stances + tags + conflict parties. The stored reply count spares counting rows.
+# A cache hit is the stamp alone (tests/test_cache.py).
+THREAD_QUERIES_ANONYMOUS = 10
 # Signed in: no stamp; + session and user, + the reply form's stances and parties.
-THREAD_QUERIES_SIGNED_IN = 12
+THREAD_QUERIES_SIGNED_IN = 13
 # Staff see hidden replies too, which the stored count leaves out: + counting.
-THREAD_QUERIES_STAFF = 13
+THREAD_QUERIES_STAFF = 14
 # A filter counts its matches and looks the stance slug up among the topic's.
 FILTER_QUERIES = 2
 # Anonymous: the cache stamp, topics + their positions. Signed in: session and
