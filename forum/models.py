@@ -414,6 +414,15 @@ class PostQuerySet(models.QuerySet):
             Q(created__lt=post.created) | Q(created=post.created, id__lt=post.id)
         )
 
+    def in_order_of(self, ids) -> list["Post"]:
+        """These posts in the order of `ids`, found by primary key alone.
+
+        With no ORDER BY the database cannot prefer walking a thread index.
+        """
+        ids = list(ids)
+        found = {post.pk: post for post in self.filter(pk__in=ids).order_by()}
+        return [found[pk] for pk in ids if pk in found]
+
     def for_thread_page(self):
         # The parent's status alone says whether "in reply to" may link to it.
         return (

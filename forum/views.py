@@ -103,11 +103,7 @@ def thread_body(request, topic: Topic) -> tuple[str, int]:
         request.GET.get("page"),
         count=topic.reply_count if known else None,
     )
-    page.object_list = list(
-        topic.posts.filter(pk__in=list(page.object_list))
-        .in_thread_order()
-        .for_thread_page()
-    )
+    page.object_list = topic.posts.for_thread_page().in_order_of(page.object_list)
     context = {"topic": topic, "page": page, "filters": filters}
     html = render_to_string("forum/_thread_body.html", context, request=request)
     return html, 200 if filters.is_valid() else 400

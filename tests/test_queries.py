@@ -185,3 +185,69 @@ def test_topic_list_costs_the_same_for_1_and_5_topics(
     )
 
     assert one == five == reader.listing
+
+
+# The other pages: each has a budget that does not grow with the thread.
+# Reply form: session, user, topic, the form's stances and parties.
+REPLY_FORM_QUERIES = 5
+# Permalink: the post with its topic, and the count of replies before it.
+PERMALINK_QUERIES = 2
+# Sign-in and sign-up forms: nothing but the (empty) session.
+ACCOUNT_FORM_QUERIES = 0
+HEALTHZ_QUERIES = 1
+
+
+def test_reply_form_costs_the_same_for_a_short_and_a_long_thread(
+    client, authors, django_assert_max_num_queries
+):
+    short, long = make_topic(), make_topic()
+    add_replies(short, 2, authors)
+    add_replies(long, 60, authors)
+    client.force_login(make_user())
+
+    counts = [
+        count_queries(
+            django_assert_max_num_queries,
+            client,
+            f"/t/{t.slug}/reply/",
+            REPLY_FORM_QUERIES,
+        )
+        for t in (short, long)
+    ]
+
+    assert counts == [REPLY_FORM_QUERIES, REPLY_FORM_QUERIES]
+
+
+def test_permalink_costs_the_same_early_and_deep_in_a_thread(
+    client, authors, settings, django_assert_max_num_queries
+):
+    settings.STANDPOINT_POSTS_PER_PAGE = 5
+    topic = make_topic()
+    posts = add_replies(topic, 40, authors)
+    visible = [p for p in posts if p.pk not in {h.pk for h in posts[1::7]}]
+
+    counts = []
+    for post in (visible[0], visible[-1]):
+        with django_assert_max_num_queries(PERMALINK_QUERIES) as ctx:
+            response = client.get(f"/p/{post.pk}/")
+        assert response.status_code == 302
+        counts.append(len(ctx))
+
+    assert counts == [PERMALINK_QUERIES, PERMALINK_QUERIES]
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/accounts/signup/"])
+def test_account_forms_touch_no_table(client, db, url, django_assert_max_num_queries):
+    assert (
+        count_queries(django_assert_max_num_queries, client, url, ACCOUNT_FORM_QUERIES)
+        == ACCOUNT_FORM_QUERIES
+    )
+
+
+def test_health_check_is_one_query(client, db, django_assert_max_num_queries):
+    assert (
+        count_queries(
+            django_assert_max_num_queries, client, "/healthz", HEALTHZ_QUERIES
+        )
+        == HEALTHZ_QUERIES
+    )
