@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils.text import Truncator
 
@@ -16,8 +17,26 @@ class StanceListFilter(admin.RelatedOnlyFieldListFilter):
         self.title = "stance"
 
 
+class PartyFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """Keep parties a declared conflict names: deleting one would strip it silently."""
+        super().clean()
+        for form in self.deleted_forms:
+            party = form.instance
+            if party.pk and (
+                party.post_conflicts.exists() or party.topic_conflicts.exists()
+            ):
+                raise ValidationError(
+                    "“%(party)s” is named in declared conflicts of interest, so it "
+                    "cannot be deleted; rename it instead.",
+                    code="party_in_use",
+                    params={"party": party},
+                )
+
+
 class PartyInline(admin.TabularInline):
     model = Party
+    formset = PartyFormSet
     extra = 0
     prepopulated_fields = {"slug": ["name"]}
 
@@ -175,6 +194,10 @@ class PostAdmin(admin.ModelAdmin):
         # A post needs its author's own attestation: moderators edit, never author.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Hiding is the moderation tool: it keeps the record and the counts right.
+        return False
+
     @admin.display(description="post")
     def excerpt(self, post):
         return Truncator(post.body).chars(80)
@@ -184,6 +207,11 @@ class PostAdmin(admin.ModelAdmin):
         return "; ".join(stance.name for stance in post.stances.all())
 
     def save_model(self, request, obj, form, change):
+        if form.changed_data == ["status"]:
+            # Hiding or restoring is not an edit of what the author wrote.
+            posts = Post.objects.filter(pk=obj.pk)
+            services.posts_set_status(posts=posts, status=obj.status)
+            return
         services.post_update(
             post=obj,
             stances=form.cleaned_data["stances"],

@@ -34,8 +34,10 @@ def digest(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def fragment(parts: tuple, render: Callable[[], T]) -> T:
-    """The cached value for `parts`, or `render()`'s, stored for the next reader."""
+def fragment(parts: tuple, render: Callable[[], T], *, store: bool = True) -> T:
+    """The cached value for `parts`, or `render()`'s, kept for the next reader if `store`."""
+    if not store:
+        return render()
     key = f"fragment:{digest(*parts)}"
     value = cache.get(key)
     if value is None:
@@ -44,42 +46,20 @@ def fragment(parts: tuple, render: Callable[[], T]) -> T:
     return value
 
 
-def anonymous_page(
-    request,
-    *,
-    version: str,
-    last_modified: datetime,
-    render: Callable[[], HttpResponse],
-) -> HttpResponse:
-    """A whole page for anonymous readers from the cache; others get `render()`.
+def cacheable(request, params: frozenset[str]) -> bool:
+    """Only known query parameters: `?x=<random>` must not fill or flush the cache."""
+    return request.GET.keys() <= params
 
-    The gzip copy is made once, when the page is stored. Compressing is safe
-    here (no BREACH): an anonymous page holds no secret, not even a CSRF token.
+
+def cached_for_anonymous(stamp: Stamp, *, params: frozenset[str] = frozenset()):
+    """Serve a GET view's 200 pages to anonymous readers from the cache, with 304s.
+
+    `stamp(**view_kwargs)` gives (version, last_modified), or None for a 404;
+    `params` are the query parameters the page understands. The gzip copy is made
+    once, when the page is stored; compressing is safe here (no BREACH) because
+    a stored page holds no secret: pages that set a cookie, use a CSRF token or
+    show a message are never stored.
     """
-    if request.user.is_authenticated:
-        return render()
-    key = digest(version, request.get_full_path())
-    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-    etag = f'"{key[:32]}{"-gz" if gzipped else ""}"'
-    modified = int(last_modified.timestamp())
-    not_modified = get_conditional_response(request, etag=etag, last_modified=modified)
-    if not_modified is not None:
-        return _mark(not_modified, etag, modified)
-    stored = cache.get(f"page:{key}")
-    if stored is None:
-        response = render()
-        if response.status_code != 200 or response.cookies:
-            return response
-        stored = (response.content, gzip.compress(response.content, mtime=0))
-        cache.set(f"page:{key}", stored, CACHE_SECONDS)
-    response = HttpResponse(stored[1] if gzipped else stored[0])
-    if gzipped:
-        response.headers["Content-Encoding"] = "gzip"
-    return _mark(response, etag, modified)
-
-
-def cached_for_anonymous(stamp: Stamp):
-    """Decorate a GET view with `anonymous_page`; `stamp(**kwargs)` gives the version."""
 
     def decorator(view):
         @wraps(view)
@@ -90,16 +70,41 @@ def cached_for_anonymous(stamp: Stamp):
             if found is None:
                 raise Http404("Not found.")
             version, last_modified = found
-            return anonymous_page(
-                request,
-                version=version,
-                last_modified=last_modified,
-                render=lambda: view(request, **kwargs),
+            key = digest(version, request.get_full_path())
+            gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+            etag = f'"{key[:32]}{"-gz" if gzipped else ""}"'
+            modified = int(last_modified.timestamp())
+            not_modified = get_conditional_response(
+                request, etag=etag, last_modified=modified
             )
+            if not_modified is not None:
+                return _mark(not_modified, etag, modified)
+            stored = cache.get(f"page:{key}")
+            if stored is None:
+                response = view(request, **kwargs)
+                if not (cacheable(request, params) and is_shareable(request, response)):
+                    return response
+                stored = (response.content, gzip.compress(response.content, mtime=0))
+                cache.set(f"page:{key}", stored, CACHE_SECONDS)
+            response = HttpResponse(stored[1] if gzipped else stored[0])
+            if gzipped:
+                response.headers["Content-Encoding"] = "gzip"
+            return _mark(response, etag, modified)
 
         return wrapper
 
     return decorator
+
+
+def is_shareable(request, response: HttpResponse) -> bool:
+    """A 200 that carries nothing of this reader's: no cookie, token or message."""
+    messages = getattr(request, "_messages", None)
+    return (
+        response.status_code == 200
+        and not response.cookies
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        and not getattr(messages, "used", False)
+    )
 
 
 def _mark(response: HttpResponse, etag: str, modified: int) -> HttpResponse:

@@ -5,7 +5,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 from taggit.models import Tag
-from taggit.utils import parse_tags
+from taggit.utils import edit_string_for_tags, parse_tags
 
 from .models import Authorship, Party, Post, Stance, Topic
 from .services import (
@@ -48,15 +48,10 @@ def keywords_as_spelled(names: list[str]) -> list[str]:
     return list(spelled.values())
 
 
-class StanceChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj):
-        return obj.name
-
-
 class PostForm(forms.ModelForm):
     """A reply: what it says, where it stands, and its author's disclosure."""
 
-    stances = StanceChoiceField(
+    stances = forms.ModelMultipleChoiceField(
         queryset=Stance.objects.none(),
         to_field_name="slug",
         widget=forms.CheckboxSelectMultiple,
@@ -133,10 +128,8 @@ class PostForm(forms.ModelForm):
             # Radio buttons with no blank option: nothing is pre-chosen for the author.
             self.fields[name].choices = self.fields[name].choices[1:]
         if self.instance.pk:
-            self.initial.setdefault("stances", list(self.instance.stances.all()))
-            self.initial.setdefault(
-                "tags", ", ".join(t.name for t in self.instance.tags.all())
-            )
+            # model_to_dict gave Tag objects; the field edits them as text.
+            self.initial["tags"] = edit_string_for_tags(self.instance.tags.all())
 
     def clean_tags(self) -> list[str]:
         return keywords_as_spelled(parse_tags(self.cleaned_data["tags"]))

@@ -1,7 +1,8 @@
 """Parse an article seed file (TOML) into plain data; no database access here.
 
-The article text is kept exactly as supplied and checked against its SHA-256,
-so what readers see is what the source said. Each line of it is a paragraph.
+The article text is checked against its SHA-256, so what readers see is what
+the source said. Each line of it becomes a markdown paragraph; an article with
+markdown characters (`*`, `_`, a leading `#` or `1.`) would be read as markdown.
 """
 
 import datetime
@@ -11,13 +12,9 @@ import tomllib
 from pathlib import Path
 
 from .models import Party, Position
-from .services import ArticleData, PartyData, PositionData
+from .services import DISCLOSURE_TEXT_FIELDS, ArticleData, PartyData, PositionData
 
 SLUG_RE = re.compile(r"^[-a-z0-9]+$")
-DISCLOSURE_KEYS = (
-    "authorship", "ai_model", "ai_maker", "affiliation", "paid", "paid_by",
-    "conflict", "conflict_details",
-)  # fmt: skip
 
 
 class SeedError(ValueError):
@@ -132,7 +129,7 @@ class _Reader:
             source_date=self.date(source),
             disclosure={
                 key: self.text(disclosure, key, "disclosure", required=False)
-                for key in DISCLOSURE_KEYS
+                for key in DISCLOSURE_TEXT_FIELDS
             },
             disclosure_statement=self.quote(
                 self.text(disclosure, "statement", "disclosure", required=False), text

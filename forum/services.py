@@ -178,7 +178,8 @@ def validate_parent(
         return
     if parent.topic_id != topic.pk:
         message, code = "You can only reply to a post in this topic.", "parent_foreign"
-    elif parent.status != PostStatus.PUBLISHED:
+    elif (post is None or post.pk is None) and parent.status != PostStatus.PUBLISHED:
+        # A new reply may not answer a hidden post; an existing one keeps its parent.
         message, code = (
             "That post was hidden by moderators; reply to the topic instead.",
             "parent_hidden",
@@ -246,7 +247,8 @@ def post_create(
                 code="attest_required",
             )}
         )  # fmt: skip
-    stances, conflict_parties = list(stances), list(conflict_parties)
+    # Each stance once: taggit would store one link, the counts would add two.
+    stances, conflict_parties = list(dict.fromkeys(stances)), list(conflict_parties)
     disclosure = {
         "authorship": authorship, "ai_model": ai_model.strip(), "ai_maker": ai_maker.strip(),
         "affiliation": affiliation.strip(), "paid": paid, "paid_by": paid_by.strip(),
@@ -288,12 +290,20 @@ def _count_new_post(*, topic: Topic, stances: list[Stance], now) -> None:
         Position.objects.filter(pk=stance.position_id).update(**{name: F(name) + 1})
 
 
+@transaction.atomic
 def topics_refresh(*, topic_ids: Iterable[int]) -> None:
     """Recount replies and stances of these topics and mark them changed.
 
     For the rare writes (moderation, edits, seeding); creating a post adds one.
     """
-    topic_ids = list(topic_ids)
+    # Lock the topics first: on PostgreSQL a recount that waited for a reply's
+    # lock would otherwise count from before it and undo its +1.
+    topic_ids = list(
+        Topic.objects.select_for_update()
+        .filter(pk__in=list(topic_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     published = Q(status=PostStatus.PUBLISHED)
     replies = (
         Post.objects.filter(published, topic=OuterRef("pk"))

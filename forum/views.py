@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import services
-from .caching import cached_for_anonymous, fragment
+from .caching import cacheable, cached_for_anonymous, fragment
 from .forms import PostForm, SignupForm, ThreadFilterForm
 from .http import service_unavailable
 from .middleware import is_database_busy
@@ -67,14 +67,18 @@ def thread_stamp(slug: str) -> tuple[str, datetime] | None:
     return None if found is None else (topic_version(*found), found[1])
 
 
+THREAD_PARAMS = frozenset({"page", "stance", "authorship"})
+
+
 @require_safe
-@cached_for_anonymous(thread_stamp)
+@cached_for_anonymous(thread_stamp, params=THREAD_PARAMS)
 def topic_detail(request, slug):
     topic = get_object_or_404(Topic, slug=slug)
     version = topic_version(topic.pk, topic.updated)
     body, status = fragment(
         ("thread", version, request.get_full_path(), request.user.is_staff),
         lambda: thread_body(request, topic),
+        store=cacheable(request, THREAD_PARAMS),
     )
     context = {"topic": topic, "thread_body": body, "reply_fields": None}
     if request.user.is_authenticated and not topic.is_locked:

@@ -214,15 +214,19 @@ def test_admin_cannot_add_posts(staff, db):
     assert response.context is None or "Add post" not in response.content.decode()
 
 
-def test_moderator_cannot_delete_posts(client, moderator, moderated):
-    client.force_login(moderator)
-
-    response = client.get("/admin/forum/post/")
+def test_no_one_deletes_posts_in_the_admin_hiding_is_the_tool(staff, moderated):
+    """A delete would skip the services: the stored counts and caches would drift."""
+    _, _, posts = moderated
+    response = staff.get("/admin/forum/post/")
 
     actions = [
         name for name, _ in response.context["action_form"].fields["action"].choices
     ]
     assert actions == ["", "hide_posts", "restore_posts"]
+    assert (
+        staff.get(f"/admin/forum/post/{posts['plain'].pk}/delete/").status_code == 403
+    )
+    assert Post.objects.filter(pk=posts["plain"].pk).exists()
 
 
 # Post change form -----------------------------------------------------------
@@ -447,3 +451,56 @@ def test_stances_are_read_only_in_the_admin(staff, topic):
     assert (
         staff.get(f"/admin/forum/stance/{stance(topic).pk}/delete/").status_code == 403
     )
+
+
+def test_reply_to_a_hidden_post_can_still_be_moderated(staff, moderated):
+    topic, _, posts = moderated
+    reply = make_post(topic=topic, parent=posts["plain"], body="Agreed.")
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=posts["plain"].pk), status=PostStatus.HIDDEN
+    )
+    url = f"/admin/forum/post/{reply.pk}/change/"
+
+    response = staff.post(url, change_form_data(staff.get(url), body="Agreed, edited."))
+
+    assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
+    reply.refresh_from_db()
+    assert reply.body == "Agreed, edited."
+    assert reply.parent_id == posts["plain"].pk
+
+
+def test_hiding_from_the_change_form_is_not_an_edit(staff, moderated):
+    topic, _, posts = moderated
+    url = f"/admin/forum/post/{posts['plain'].pk}/change/"
+    replies_before = Topic.objects.get(pk=topic.pk).reply_count
+
+    staff.post(url, change_form_data(staff.get(url), status="hidden"))
+
+    post = Post.objects.get(pk=posts["plain"].pk)
+    assert post.status == PostStatus.HIDDEN
+    assert post.edited is None  # no "edited" badge for a moderator's hide
+    assert Topic.objects.get(pk=topic.pk).reply_count == replies_before - 1
+
+
+def test_party_named_in_a_declared_conflict_cannot_be_deleted(staff, topic):
+    make_post(
+        topic=topic,
+        conflict="declared",
+        conflict_parties=[topic.parties.get(slug="anthropic")],
+        conflict_details="I work there.",
+    )
+    url = f"/admin/forum/topic/{topic.pk}/change/"
+    page = staff.get(url)
+    index = next(
+        i
+        for i, form in enumerate(page.context["inline_admin_formsets"][0].formset)
+        if form.instance.slug == "anthropic"
+    )
+
+    response = staff.post(
+        url, change_form_data(page, **{f"parties-{index}-DELETE": "on"})
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "is named in declared conflicts of interest")
+    assert topic.parties.filter(slug="anthropic").exists()

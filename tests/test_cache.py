@@ -3,9 +3,11 @@
 import gzip
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 
 from forum import services
+from forum.caching import is_shareable
 from forum.models import Post, PostStatus, Topic
 
 from .factories import make_post, make_user
@@ -195,3 +197,31 @@ def test_plain_sql_stamps_read_what_the_orm_reads(topic):
     assert Topic.objects.stamp(topic.slug) == (topic.pk, fresh.updated)
     assert Topic.objects.stamp("no-such-topic") is None
     assert Topic.objects.list_stamp() == (1, fresh.updated)
+
+
+def test_unknown_query_parameters_are_served_but_never_stored(
+    client, thread, django_assert_max_num_queries
+):
+    """`?x=<random>` must not fill the cache or push real pages out of it."""
+    client.get(thread + "?utm_source=mail")
+
+    with django_assert_max_num_queries(20) as ctx:
+        again = client.get(thread + "?utm_source=mail")
+
+    assert again.status_code == 200
+    assert b"The first reply." in again.content
+    assert len(ctx) > CACHED_PAGE_QUERIES
+
+
+def test_a_page_that_carries_a_reader_secret_is_never_stored(rf):
+    """A CSRF token, a cookie or a shown message belongs to one reader only."""
+    ok = HttpResponse("page")
+    with_cookie = HttpResponse("page")
+    with_cookie.set_cookie("x", "1")
+    token_request = rf.get("/")
+    token_request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
+
+    assert is_shareable(rf.get("/"), ok)
+    assert not is_shareable(rf.get("/"), with_cookie)
+    assert not is_shareable(token_request, ok)
+    assert not is_shareable(rf.get("/"), HttpResponse("gone", status=404))

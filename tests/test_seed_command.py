@@ -333,3 +333,20 @@ def test_position_dropped_from_the_seed_is_deleted_unless_a_post_takes_its_side(
         "  kept “Export rules cannot stop those best placed to abuse a powerful "
         "model”: posts still refer to it\n"
     )
+
+
+@pytest.mark.django_db
+def test_only_new_leaves_an_existing_topic_and_its_edits_alone(seed_copy):
+    """`serve` seeds this way on every start: a restart must not undo moderators."""
+    seed(seed_copy)
+    Topic.objects.filter(slug=SLUG).update(title="Edited by a moderator")
+    Position.objects.create(
+        topic=Topic.objects.get(slug=SLUG), slug="added", claim="Added by a moderator"
+    )
+
+    out, _ = seed("--only-new", seed_copy)
+
+    assert "Kept" in out
+    topic = Topic.objects.get(slug=SLUG)
+    assert topic.title == "Edited by a moderator"
+    assert topic.positions.filter(slug="added").exists()

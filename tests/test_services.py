@@ -599,3 +599,13 @@ def test_every_write_marks_the_topic_changed(topic):
     assert moved()
     services.topics_refresh(topic_ids=[topic.pk])
     assert moved()
+
+
+@pytest.mark.django_db
+def test_a_stance_given_twice_is_stored_and_counted_once(topic):
+    endangers = stance(topic, "supports-ban-endangers-defenders")
+
+    post = make_post(topic=topic, stances=[endangers, endangers])
+
+    assert list(post.stances.all()) == [endangers]
+    assert stored(topic)[1]["ban-endangers-defenders"] == (1, 0)

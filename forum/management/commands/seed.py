@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from forum.models import Topic
 from forum.seeding import SeedError, parse_article
 from forum.services import topic_create_from_article
 
@@ -29,12 +30,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Check the files; write nothing."
         )
+        parser.add_argument(
+            "--only-new",
+            action="store_true",
+            help="Leave topics that exist as they are (and moderators' edits to them).",
+        )
 
-    def handle(self, *args, paths, dry_run, verbosity, **options):
+    def handle(self, *args, paths, dry_run, only_new, verbosity, **options):
         files = seed_files(paths or [DEFAULT_DIR])
         for path in files:
             try:
                 article = parse_article(path)
+                if only_new and Topic.objects.filter(slug=article.slug).exists():
+                    if verbosity:
+                        self.stdout.write(f"Kept “{article.title}” as it is")
+                    continue
                 with transaction.atomic():
                     result = topic_create_from_article(article=article)
                     if dry_run:

@@ -25,7 +25,8 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, no_seed, verbosity, **options):
         call_command("migrate", interactive=False, verbosity=verbosity)
         if not no_seed:
-            call_command("seed", verbosity=verbosity)
+            # New seed files only: a restart must not undo moderators' edits.
+            call_command("seed", only_new=True, verbosity=verbosity)
         call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write(self.style.SUCCESS(f"Serving on http://{host}:{port}/"))
         self.stdout.flush()
