@@ -10,8 +10,10 @@ from pathlib import Path
 def local_secret_key() -> str:
     """Return this checkout's persistent secret key, creating it on first use.
 
-    Only `serve` uses it, so the one-command quick start runs with DEBUG off
-    without anyone inventing a key; deployments set SECRET_KEY themselves.
+    Commands run from a checkout (`serve`, `check`, `migrate`...) use it when
+    SECRET_KEY is unset, so the quick start runs with DEBUG off and nobody
+    invents a key. The WSGI application, as a server loads it, gets no such
+    fallback: a deployment without SECRET_KEY refuses to start.
     """
     path = Path(__file__).resolve().parent / "var" / "secret_key"
     if not path.exists():
@@ -24,7 +26,7 @@ def local_secret_key() -> str:
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "forum.settings")
-    if sys.argv[1:2] == ["serve"] and not os.environ.get("SECRET_KEY"):
+    if not os.environ.get("SECRET_KEY"):
         os.environ["SECRET_KEY"] = local_secret_key()
     from django.core.management import execute_from_command_line
 

@@ -32,7 +32,7 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set it in the environment, or set DEBUG=1 for "
-            "local development (`manage.py serve` creates one under var/ for you)."
+            "local development (manage.py commands create one under var/ for you)."
         )
     SECRET_KEY = "django-insecure-development-only-key"
 

@@ -150,9 +150,40 @@ def test_check_deploy_is_clean_with_the_documented_production_environment(tmp_pa
 
 
 def test_without_a_secret_key_and_debug_off_the_site_refuses_to_start(tmp_path):
-    result = manage(production_env(tmp_path, SECRET_KEY=None), "check")
+    """As a server loads it: gunicorn imports forum.wsgi, not manage.py."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import forum.wsgi"],
+        cwd=settings.BASE_DIR,
+        env=production_env(tmp_path, SECRET_KEY=None),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY is not set." in result.stderr
+
+
+def test_commands_in_a_checkout_use_its_own_persistent_key(tmp_path):
+    """So `manage.py check` works on a fresh clone; the key lives in var/."""
+    env = production_env(tmp_path, SECRET_KEY=None)
+    first = manage(
+        env,
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+    )
+    second = manage(
+        env,
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SECRET_KEY)",
+    )
+
+    key = first.stdout.strip().splitlines()[-1]
+    assert first.returncode == 0, first.stderr
+    assert len(key) >= 50
+    assert second.stdout.strip().splitlines()[-1] == key
+    assert (settings.BASE_DIR / "var" / "secret_key").read_text().strip() == key
 
 
 # Error pages -------------------------------------------------------------
