@@ -89,10 +89,11 @@ def site(tmp_path_factory):
         yield from serve(tmp, database_url)
 
 
-def serve(tmp, database_url: str):
+def serve(tmp, database_url: str, *, args=("--workers", "2"), env=None):
     """Run `manage.py serve` on `database_url`; yield (base_url, env), then stop it.
 
-    Its output goes to a file: an unread pipe fills up and stalls the workers.
+    `args` go to serve, `env` on top of the environment. Its output goes to a
+    file: an unread pipe fills up and stalls the workers.
     """
     env = {
         **os.environ,
@@ -100,9 +101,10 @@ def serve(tmp, database_url: str):
         "SECRET_KEY": "serve-test-secret",
         "DEBUG": "0",
         "DJANGO_SETTINGS_MODULE": "forum.settings",
+        **(env or {}),
     }
     port = free_port()
-    argv = [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"]
+    argv = [sys.executable, "manage.py", "serve", "--port", str(port), *args]
     with (tmp / "serve.log").open("w") as log:
         server = subprocess.Popen(
             argv,

@@ -2,22 +2,17 @@
 
 import http.cookiejar
 import logging
-import os
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import OperationalError, connections
 from psycopg import errors as pg_errors
 
-from .conftest import free_port
+from .conftest import serve
 
 BUSY = "The site is busy"
 
@@ -144,43 +139,13 @@ def test_lock_met_after_the_view_still_answers_503(client, db, monkeypatch):
 def served(tmp_path):
     """`manage.py serve` on its own SQLite file with a 1-second busy timeout."""
     database = tmp_path / "busy.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "busy-test-secret",
-        "DEBUG": "0",
-        "DJANGO_SETTINGS_MODULE": "forum.settings",
-        "SQLITE_BUSY_TIMEOUT": "1",
-    }
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1",
-         "--no-seed"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    server.kill()
-                    pytest.fail("serve did not start:\n" + server.stdout.read())
-                time.sleep(0.3)
+    for base, _ in serve(
+        tmp_path,
+        f"sqlite:///{database}",
+        args=("--workers", "1", "--no-seed"),
+        env={"SQLITE_BUSY_TIMEOUT": "1"},
+    ):
         yield base, database
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
