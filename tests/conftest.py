@@ -12,7 +12,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from forum.services import user_make_moderator
+from forum import services
+from forum.models import Party, Position
 
 from .factories import make_topic, make_user
 
@@ -31,8 +32,20 @@ def user(db):
 @pytest.fixture
 def moderator(db):
     moderator = make_user(username="moderator")
-    user_make_moderator(user=moderator)
+    services.user_make_moderator(user=moderator)
     return moderator
+
+
+@pytest.fixture
+def other_topic(db):
+    """A second debate whose party and position slugs `topic` does not have."""
+    other = make_topic(title="Another debate")
+    Party.objects.create(topic=other, name="Amazon", slug="amazon")
+    position = Position.objects.create(
+        topic=other, slug="export-rules-work", claim="Export rules work", order=5
+    )
+    services.position_sync_stances(position=position)
+    return other
 
 
 @pytest.fixture

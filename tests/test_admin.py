@@ -1,6 +1,4 @@
 import re
-from collections import defaultdict
-from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -9,6 +7,7 @@ from pytest_django.asserts import assertContains, assertRedirects
 from forum import services
 from forum.models import Post, PostStatus, Topic
 
+from .browser_form import form_values
 from .factories import make_post, make_topic, make_user, stance
 
 ENDANGERS = "supports-ban-endangers-defenders"
@@ -17,55 +16,14 @@ JUSTIFIED = "supports-ban-is-justified"
 AI = {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "Anthropic"}
 
 
-class _FormValues(HTMLParser):
-    """What a browser would submit from the page's forms: name -> list of values."""
-
-    def __init__(self):
-        super().__init__()
-        self.values = defaultdict(list)
-        self._textarea = None
-        self._select = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        name = attrs.get("name")
-        if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
-            if attrs.get("type") in ("checkbox", "radio"):
-                if "checked" in attrs:
-                    self.values[name].append(attrs.get("value") or "on")
-            else:
-                self.values[name].append(attrs.get("value") or "")
-        elif tag == "textarea" and name:
-            self._textarea = name
-            self.values[name].append("")
-        elif tag == "select" and name:
-            self._select = name
-        elif tag == "option" and self._select and "selected" in attrs:
-            self.values[self._select].append(attrs.get("value", ""))
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.values[self._textarea][-1] += data
-
-    def handle_endtag(self, tag):
-        if tag == "textarea" and self._textarea:
-            text = self.values[self._textarea][-1]
-            self.values[self._textarea][-1] = text.removeprefix("\n")
-            self._textarea = None
-        elif tag == "select":
-            self._select = None
-
-
 def change_form_data(response, **changes):
     """The admin change form as the page shows it, with `changes` applied."""
     form = re.search(
         r'<form [^>]*id="\w+_form".*?</form>', response.content.decode(), re.S
     )
-    parser = _FormValues()
-    parser.feed(form.group(0))
     data = {
         name: values if len(values) > 1 else values[0]
-        for name, values in parser.values.items()
+        for name, values in form_values(form.group(0)).items()
         if "__prefix__" not in name
     }
     data.update(changes)

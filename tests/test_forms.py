@@ -2,7 +2,7 @@ import pytest
 
 from forum import services
 from forum.forms import PostForm, SignupForm, ThreadFilterForm
-from forum.models import Party, Position, Post, PostStatus
+from forum.models import Post, PostStatus
 
 from .factories import PASSWORD, make_post, make_topic, make_user, stance
 
@@ -10,18 +10,6 @@ ENDANGERS = "supports-ban-endangers-defenders"
 NOT_ENDANGERS = "opposes-ban-endangers-defenders"
 NOT_JUSTIFIED = "opposes-ban-is-justified"
 CHOICE = "Select a valid choice. %s is not one of the available choices."
-
-
-@pytest.fixture
-def other_topic(db):
-    """A second debate whose party and position slugs `topic` does not have."""
-    other = make_topic(title="Another debate")
-    Party.objects.create(topic=other, name="Amazon", slug="amazon")
-    position = Position.objects.create(
-        topic=other, slug="export-rules-work", claim="Export rules work", order=5
-    )
-    services.position_sync_stances(position=position)
-    return other
 
 
 def form_data(**changes):

@@ -1,5 +1,4 @@
 import re
-from collections import defaultdict
 from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
@@ -11,8 +10,9 @@ from django.utils.html import escape, strip_tags
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from forum import services
-from forum.models import Party, Position, Post, PostStatus, Topic
+from forum.models import Position, Post, PostStatus, Topic
 
+from .browser_form import form_values
 from .factories import PASSWORD, make_post, make_topic, make_user, stance
 
 ENDANGERS = "supports-ban-endangers-defenders"
@@ -79,45 +79,14 @@ def summary_errors(response) -> str:
     return squash(match.group(0)) if match else ""
 
 
-class _FormValues(HTMLParser):
-    """Collect what a browser would submit from a form, as name -> list of values."""
-
-    def __init__(self):
-        super().__init__()
-        self.values = defaultdict(list)
-        self._textarea = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        name = attrs.get("name")
-        if tag == "input" and name and name != "csrfmiddlewaretoken":
-            if attrs.get("type") in ("checkbox", "radio"):
-                if "checked" in attrs:
-                    self.values[name].append(attrs.get("value") or "on")
-            else:
-                self.values[name].append(attrs.get("value") or "")
-        elif tag == "textarea" and name:
-            self._textarea = name
-            self.values[name].append("")
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.values[self._textarea][-1] += data
-
-    def handle_endtag(self, tag):
-        if tag == "textarea" and self._textarea:
-            # Django writes a newline after <textarea>, which browsers drop.
-            text = self.values[self._textarea][-1]
-            self.values[self._textarea][-1] = text.removeprefix("\n")
-            self._textarea = None
-
-
 def reply_form_values(response) -> dict[str, list[str]]:
     match = re.search(r'<form[^>]*class="reply-form".*?</form>', page(response), re.S)
     assert match, "no reply form on the page"
-    parser = _FormValues()
-    parser.feed(match.group(0))
-    return {name: values for name, values in parser.values.items() if values != [""]}
+    return {
+        name: values
+        for name, values in form_values(match.group(0)).items()
+        if values != [""] and name != "csrfmiddlewaretoken"
+    }
 
 
 def as_typed(data: dict) -> dict[str, list[str]]:
@@ -143,18 +112,6 @@ def poster(client, user):
 def staff_client(client, moderator):
     client.force_login(moderator)
     return client
-
-
-@pytest.fixture
-def other_topic(db):
-    """A second debate whose party and position slugs `topic` does not have."""
-    other = make_topic(title="Another debate")
-    Party.objects.create(topic=other, name="Amazon", slug="amazon")
-    position = Position.objects.create(
-        topic=other, slug="export-rules-work", claim="Export rules work", order=5
-    )
-    services.position_sync_stances(position=position)
-    return other
 
 
 def reply_data(**changes):
