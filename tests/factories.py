@@ -11,6 +11,18 @@ _counter = itertools.count(1)
 
 PASSWORD = "correct horse battery staple"
 
+# A complete disclosure of a human-written text with no ties: the valid default.
+HUMAN_DISCLOSURE = {
+    "authorship": "human",
+    "ai_model": "",
+    "ai_maker": "",
+    "affiliation": "none",
+    "paid": "no",
+    "paid_by": "",
+    "conflict": "none",
+    "conflict_details": "",
+}
+
 
 def make_user(**overrides):
     n = next(_counter)
@@ -26,10 +38,7 @@ def make_topic(**overrides):
     overrides.setdefault("slug", f"topic-{n}")
     overrides.setdefault("body", "The article.\n\nIts second paragraph.")
     overrides.setdefault("source_publication", "The Test Gazette")
-    overrides.setdefault("authorship", "human")
-    overrides.setdefault("affiliation", "none")
-    overrides.setdefault("paid", "no")
-    overrides.setdefault("conflict", "none")
+    overrides = {**HUMAN_DISCLOSURE, **overrides}
     topic = Topic.objects.create(**overrides)
     Party.objects.create(
         topic=topic, name="Anthropic", slug="anthropic", aliases="Anthropic PBC"
@@ -63,9 +72,6 @@ def make_post(**overrides):
     if "stances" not in overrides:
         overrides["stances"] = [stance(topic)]
     overrides.setdefault("body", "I have *views* on this.")
-    overrides.setdefault("authorship", "human")
-    overrides.setdefault("affiliation", "none")
-    overrides.setdefault("paid", "no")
-    overrides.setdefault("conflict", "none")
+    overrides = {**HUMAN_DISCLOSURE, **overrides}
     overrides.setdefault("attested", True)
     return services.post_create(**overrides)

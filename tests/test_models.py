@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from forum.models import Party, Position, Post, PostStatus, Stance, Topic
 
-from .factories import make_post, make_topic, make_user
+from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user
 
 AI_FIELDS = (
     "Name the AI model and its maker when AI was involved, and leave both empty "
@@ -32,14 +32,7 @@ def post_fields(topic, author, **changes):
         "topic": topic,
         "author": author,
         "body": "A reply.",
-        "authorship": "human",
-        "ai_model": "",
-        "ai_maker": "",
-        "affiliation": "none",
-        "paid": "no",
-        "paid_by": "",
-        "conflict": "none",
-        "conflict_details": "",
+        **HUMAN_DISCLOSURE,
         "attested_at": timezone.now(),
     }
     return {**fields, **changes}

@@ -7,7 +7,7 @@ from taggit.models import Tag
 from forum import services
 from forum.models import Post, PostStatus, Topic
 
-from .factories import make_post, make_topic, make_user, stance
+from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user, stance
 
 
 def disclosure(topic, **changes):
@@ -21,14 +21,7 @@ def disclosure(topic, **changes):
     }
     names = changes.pop("conflict_parties", [])
     return {
-        "authorship": "human",
-        "ai_model": "",
-        "ai_maker": "",
-        "affiliation": "none",
-        "paid": "no",
-        "paid_by": "",
-        "conflict": "none",
-        "conflict_details": "",
+        **HUMAN_DISCLOSURE,
         **changes,
         "topic": topic,
         "conflict_parties": [parties[name]() for name in names],
