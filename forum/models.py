@@ -20,6 +20,7 @@ from taggit.models import TagBase, TaggedItemBase
 from .markup import render_markdown
 
 BODY_MAX_LENGTH = 20_000
+REASON_MAX_LENGTH = 1000
 
 
 def not_blank(field: str) -> GreaterThan:
@@ -212,12 +213,11 @@ class Topic(Disclosure):
     # Derived, kept by services in the writing transaction: pages read them
     # instead of counting rows, and `updated` versions the anonymous page cache.
     reply_count = models.PositiveIntegerField("replies", default=0, editable=False)
+    # Hidden replies stay in the thread as tombstones, so pages count them too.
+    hidden_count = models.PositiveIntegerField(default=0, editable=False)
     updated = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = TopicQuerySet.as_manager()
-
-    # What the thread page reads of a topic besides its own row.
-    THREAD_PREFETCH = ("positions", "parties", "conflict_parties")
 
     class Meta(Disclosure.Meta):
         ordering = ["-is_pinned", "-created", "-id"]
@@ -231,6 +231,12 @@ class Topic(Disclosure):
 
     def get_absolute_url(self):
         return reverse("topic-detail", kwargs={"slug": self.slug})
+
+    @staticmethod
+    def thread_prefetch() -> tuple:
+        """What the thread page reads of a topic besides its own row."""
+        positions = Position.objects.select_related("proposed_by")
+        return (models.Prefetch("positions", positions), "parties", "conflict_parties")
 
     @property
     def disclosure_topic(self) -> "Topic":
@@ -287,6 +293,15 @@ class Position(models.Model):
         blank=True, help_text="The article's sentence it comes from."
     )
     order = models.PositiveSmallIntegerField(default=0)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="The reader whose proposal a moderator approved.",
+    )
     # Published replies per polarity, kept by services like Topic.reply_count.
     support_count = models.PositiveIntegerField(default=0, editable=False)
     oppose_count = models.PositiveIntegerField(default=0, editable=False)
@@ -424,11 +439,8 @@ class PostQuerySet(models.QuerySet):
         return [found[pk] for pk in ids if pk in found]
 
     def for_thread_page(self):
-        # The parent's status alone says whether "in reply to" may link to it.
-        return (
-            self.select_related("author")
-            .annotate(parent_status=F("parent__status"))
-            .prefetch_related("stances", "tags", "conflict_parties")
+        return self.select_related("author").prefetch_related(
+            "stances", "tags", "conflict_parties"
         )
 
 
@@ -451,6 +463,12 @@ class Post(Disclosure):
     body_html = models.TextField(editable=False, default="")
     status = models.CharField(
         max_length=10, choices=PostStatus.choices, default=PostStatus.PUBLISHED
+    )
+    hidden_reason = models.TextField(
+        max_length=REASON_MAX_LENGTH,
+        blank=True,
+        editable=False,
+        help_text="The moderators' public reason, shown in the post's place.",
     )
     attested_at = models.DateTimeField(
         "disclosure attested at",
@@ -502,6 +520,11 @@ class Post(Disclosure):
                 violation_error_message="Status must be published or hidden.",
             ),
             models.CheckConstraint(
+                condition=~Q(status=PostStatus.HIDDEN) | Q(not_blank("hidden_reason")),
+                name="forum_post_hidden_has_reason",
+                violation_error_message="A hidden post needs the moderators' reason.",
+            ),
+            models.CheckConstraint(
                 condition=~Q(parent=F("id")),
                 name="forum_post_not_own_parent",
                 violation_error_message="A post cannot reply to itself.",
@@ -525,3 +548,316 @@ class Post(Disclosure):
     @property
     def is_hidden(self) -> bool:
         return self.status == PostStatus.HIDDEN
+
+
+# Moderation ------------------------------------------------------------------
+
+
+class ReportReason(models.TextChoices):
+    SPAM = "spam", "Spam"
+    UNDISCLOSED_AI = "undisclosed_ai", "AI involvement not declared"
+    UNDISCLOSED_INTEREST = (
+        "undisclosed_interest",
+        "Affiliation, pay or conflict of interest not declared",
+    )
+    WRONG_STANCE = "wrong_stance", "The stance tags misrepresent the reply"
+    HARASSMENT = "harassment", "Harassment"
+    OFF_TOPIC = "off_topic", "Off topic"
+    OTHER = "other", "Something else (say what in the note)"
+
+
+class ReportStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DISMISSED = "dismissed", "Dismissed"
+    HIDDEN = "post_hidden", "Upheld: post hidden"
+    DISPUTED = "disclosure_disputed", "Upheld: disclosure disputed"
+
+
+class ReportQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status=ReportStatus.OPEN)
+
+
+class Report(models.Model):
+    """A reader's flag on a post, for moderators to resolve."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reports"
+    )
+    reason = models.CharField(max_length=24, choices=ReportReason.choices)
+    note = models.TextField(max_length=REASON_MAX_LENGTH, blank=True)
+    status = models.CharField(
+        max_length=24, choices=ReportStatus.choices, default=ReportStatus.OPEN
+    )
+    created = models.DateTimeField(default=timezone.now)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post", "reporter"],
+                condition=Q(status=ReportStatus.OPEN),
+                name="forum_report_one_open_per_reporter",
+                violation_error_message="You have already reported this post; "
+                "moderators will look at it.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=ReportReason.values),
+                name="forum_report_reason_valid",
+                violation_error_message="Choose a reason from the list.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=ReportReason.OTHER) | Q(not_blank("note")),
+                name="forum_report_other_has_note",
+                violation_error_message="Say what is wrong when the reason is "
+                "“something else”.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ReportStatus.OPEN, resolved_at__isnull=True)
+                | Q(status__in=ReportStatus.values, resolved_at__isnull=False)
+                & ~Q(status=ReportStatus.OPEN),
+                name="forum_report_resolution_dated",
+                violation_error_message="A resolved report records when it was "
+                "resolved, and an open one does not.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} on post #{self.post_id}"
+
+
+class ReportedPost(Post):
+    """The moderation queue: posts seen through their reports."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "reported post"
+        verbose_name_plural = "report queue"
+
+
+class SuspensionQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(lifted_at__isnull=True, until__gt=timezone.now())
+
+
+class Suspension(models.Model):
+    """A pause on a user's posting, proposing and reporting; reading and signing in go on."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="suspensions"
+    )
+    until = models.DateTimeField(help_text="When the user may post again (UTC).")
+    reason = models.TextField(
+        max_length=REASON_MAX_LENGTH, help_text="Public: the user and the log show it."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = SuspensionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(not_blank("reason")),
+                name="forum_suspension_reason_not_blank",
+                violation_error_message="Give the reason for the suspension.",
+            ),
+            models.CheckConstraint(
+                condition=Q(until__gt=F("created")),
+                name="forum_suspension_ends_after_start",
+                violation_error_message="A suspension must end in the future.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} until {self.until:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None and self.until > timezone.now()
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a moderator"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PositionProposal(Disclosure):
+    """A reader's proposed position, disclosed like a reply, until a moderator decides."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="proposals")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposals"
+    )
+    claim = models.CharField(max_length=200)
+    summary = models.TextField(max_length=1000, blank=True)
+    quote = models.TextField(
+        max_length=1000, blank=True, help_text="The article's words it answers."
+    )
+    status = models.CharField(
+        max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
+    )
+    attested_at = models.DateTimeField("disclosure attested at")
+    created = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(max_length=REASON_MAX_LENGTH, blank=True)
+    position = models.OneToOneField(
+        Position,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="proposal",
+    )
+
+    class Meta(Disclosure.Meta):
+        ordering = ["-created", "-id"]
+        constraints = [
+            *Disclosure.Meta.constraints,
+            models.CheckConstraint(
+                condition=Q(not_blank("claim")),
+                name="forum_positionproposal_claim_not_blank",
+                violation_error_message="State the claim people would take sides on.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ProposalStatus.values),
+                name="forum_positionproposal_status_valid",
+                violation_error_message="Status must be pending, approved or rejected.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ProposalStatus.PENDING, decided_at__isnull=True)
+                | ~Q(status=ProposalStatus.PENDING)
+                & Q(decided_at__isnull=False)
+                & Q(not_blank("decision_reason")),
+                name="forum_positionproposal_decision_explained",
+                violation_error_message="A decision records when it was made and why.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.claim
+
+    @property
+    def disclosure_topic(self) -> Topic:
+        return self.topic
+
+
+class ModerationKind(models.TextChoices):
+    """What a moderator did; the labels complete "A moderator …" in the public log."""
+
+    HIDE = "hide", "hid a post"
+    RESTORE = "restore", "restored a post"
+    LOCK = "lock", "locked a topic"
+    UNLOCK = "unlock", "unlocked a topic"
+    PIN = "pin", "pinned a topic"
+    UNPIN = "unpin", "unpinned a topic"
+    DISMISS_REPORTS = "dismiss_reports", "dismissed the reports on a post"
+    UPHOLD_REPORTS = "uphold_reports", "upheld the reports on a post"
+    DISPUTE_DISCLOSURE = "dispute_disclosure", "disputed a post’s disclosure"
+    SUSPEND = "suspend", "suspended a user"
+    LIFT_SUSPENSION = "lift_suspension", "lifted a suspension"
+    APPROVE_POSITION = "approve_position", "approved a proposed position"
+    REJECT_POSITION = "reject_position", "rejected a proposed position"
+
+
+class ModerationActionQuerySet(models.QuerySet):
+    def for_topic(self, topic: Topic):
+        return self.filter(topic=topic)
+
+    def for_log_page(self):
+        return self.select_related(
+            "actor", "topic", "suspension__user", "proposal"
+        ).order_by("-created", "-id")
+
+
+class ModerationAction(models.Model):
+    """One line of the public moderation log. Append-only: services create, nothing edits.
+
+    Targets are protected: a topic, post or user the log names cannot be deleted.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when the site acted on its own (the report threshold).",
+    )
+    action = models.CharField(max_length=24, choices=ModerationKind.choices)
+    reason = models.TextField(max_length=REASON_MAX_LENGTH)
+    created = models.DateTimeField(default=timezone.now)
+    topic = models.ForeignKey(
+        Topic, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    post = models.ForeignKey(
+        Post, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    suspension = models.ForeignKey(
+        Suspension, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    proposal = models.ForeignKey(
+        PositionProposal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = ModerationActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["topic", "created"], name="forum_modlog_topic")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=ModerationKind.values),
+                name="forum_moderationaction_action_valid",
+                violation_error_message="Unknown moderation action.",
+            ),
+            models.CheckConstraint(
+                condition=Q(not_blank("reason")),
+                name="forum_moderationaction_reason_not_blank",
+                violation_error_message="Every moderation action needs a public reason.",
+            ),
+            models.CheckConstraint(
+                condition=Q(topic__isnull=False)
+                | Q(post__isnull=False)
+                | Q(suspension__isnull=False)
+                | Q(proposal__isnull=False),
+                name="forum_moderationaction_has_target",
+                violation_error_message="A moderation action needs a target.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} ({self.created:%Y-%m-%d %H:%M})"

@@ -1,9 +1,9 @@
 """Create the Moderators group: it may change posts and topics, never users."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-GROUP = "Moderators"
+from ._group import GROUP, grant
+
 PERMISSIONS = {
     "forum": {
         "post": ["view", "change"],
@@ -17,25 +17,7 @@ PERMISSIONS = {
 
 
 def create_group(apps, schema_editor):
-    # Permissions are normally made after all migrations; make them now so the
-    # group can hold them on a fresh database.
-    for app_label in PERMISSIONS:
-        app_config = apps.get_app_config(app_label)
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=GROUP)
-    for app_label, models in PERMISSIONS.items():
-        for model, actions in models.items():
-            for action in actions:
-                group.permissions.add(
-                    Permission.objects.get(
-                        content_type__app_label=app_label,
-                        codename=f"{action}_{model}",
-                    )
-                )
+    grant(apps, PERMISSIONS)
 
 
 def delete_group(apps, schema_editor):
