@@ -198,6 +198,25 @@ TAGGIT_CASE_INSENSITIVE = True
 
 STANDPOINT_POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "20"))
 
+# Moderation. Reports from this many distinct readers hide a post pending review.
+STANDPOINT_REPORT_THRESHOLD = int(os.environ.get("REPORT_THRESHOLD", "3"))
+# The public log says "a moderator" unless this names them.
+STANDPOINT_LOG_SHOWS_MODERATORS = env_bool("MODERATION_LOG_NAMES")
+# Flood control (forum/limits.py): "count/period" pairs, "off" to disable one.
+# They count in the cache, so several workers need a shared one (REDIS_URL).
+STANDPOINT_RATE_LIMITS = {
+    "post": os.environ.get("RATE_LIMIT_POST", "1/10s, 30/h"),
+    "report": os.environ.get("RATE_LIMIT_REPORT", "20/d"),
+    "signup": os.environ.get("RATE_LIMIT_SIGNUP", "5/h"),
+    # Failed sign-ins per username and client address, then a cool-off.
+    "login": os.environ.get("RATE_LIMIT_LOGIN", "5/15m"),
+}
+# The same text from the same author within this many seconds is a duplicate.
+STANDPOINT_DUPLICATE_SECONDS = int(os.environ.get("DUPLICATE_SECONDS", "1800"))
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma-
+# separated); by default none: a client can send any X-Forwarded-For it likes.
+STANDPOINT_TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
