@@ -1,14 +1,86 @@
-"""Moderation in the Django admin; every change goes through the same rules as the site."""
+"""Moderation in the Django admin; every change goes through the same rules as the site.
+
+Every moderator action asks for a public reason on a confirmation page and is
+written to the moderation log, which nothing here can change or delete.
+"""
+
+from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Max, Prefetch, Q, Value, When
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from . import services
-from .forms import PostAdminForm, check
-from .models import Party, Position, Post, PostStatus, Stance, Topic
+from .forms import PostAdminForm, ReasonForm, check
+from .models import (
+    ModerationAction,
+    Party,
+    Position,
+    PositionProposal,
+    Post,
+    PostStatus,
+    ProposalStatus,
+    Report,
+    ReportedPost,
+    ReportStatus,
+    Stance,
+    Suspension,
+    Topic,
+)
+
+
+def with_reason(description: str, done: str):
+    """An admin action that runs only once the moderator gives a public reason.
+
+    The decorated method takes (request, queryset, reason) and returns how many
+    objects it changed, reported as "<count> <done>."; the first click shows a
+    confirmation page asking why.
+    """
+
+    def decorator(apply):
+        @admin.action(description=description, permissions=["change"])
+        @wraps(apply)
+        def action(modeladmin, request, queryset):
+            form = ReasonForm(request.POST if "reason" in request.POST else None)
+            if form.is_bound and form.is_valid():
+                try:
+                    count = apply(
+                        modeladmin, request, queryset, form.cleaned_data["reason"]
+                    )
+                except ValidationError as exc:
+                    modeladmin.message_user(
+                        request, " ".join(exc.messages), messages.ERROR
+                    )
+                    return None
+                modeladmin.message_user(request, f"{count} {done}.", messages.SUCCESS)
+                return None
+            context = {
+                **modeladmin.admin_site.each_context(request),
+                "title": description,
+                "form": form,
+                "objects": queryset,
+                "action": request.POST.get("action", apply.__name__),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "opts": modeladmin.model._meta,
+            }
+            return TemplateResponse(request, "admin/forum/action_reason.html", context)
+
+        return action
+
+    return decorator
+
+
+def disclosure_html(item) -> str:
+    """The disclosure strip readers see, for a post or proposal in an admin page."""
+    return mark_safe(render_to_string("forum/_disclosure.html", {"d": item}))
 
 
 class StanceListFilter(admin.RelatedOnlyFieldListFilter):
@@ -24,7 +96,9 @@ class PartyFormSet(forms.BaseInlineFormSet):
         for form in self.deleted_forms:
             party = form.instance
             if party.pk and (
-                party.post_conflicts.exists() or party.topic_conflicts.exists()
+                party.post_conflicts.exists()
+                or party.topic_conflicts.exists()
+                or party.positionproposal_conflicts.exists()
             ):
                 raise ValidationError(
                     "“%(party)s” is named in declared conflicts of interest, so it "
@@ -146,25 +220,31 @@ class TopicAdmin(admin.ModelAdmin):
             services.position_sync_stances(position=position)
         services.topics_refresh(topic_ids=[form.instance.pk])
 
-    def _set_flags(self, request, queryset, message, **flags):
-        count = services.topics_set_flags(topics=queryset, **flags)
-        self.message_user(request, f"{count} topic(s) {message}.", messages.SUCCESS)
+    def get_readonly_fields(self, request, obj=None):
+        # Locking and pinning are logged actions with reasons, not form edits.
+        flags = ["is_locked", "is_pinned"] if obj else []
+        return [*super().get_readonly_fields(request, obj), *flags]
 
-    @admin.action(description="Lock selected topics (no new replies)")
-    def lock_topics(self, request, queryset):
-        self._set_flags(request, queryset, "locked", is_locked=True)
+    def _set_flag(self, request, queryset, reason, flag, value):
+        return services.topics_set_flag(
+            topics=queryset, flag=flag, value=value, actor=request.user, reason=reason
+        )
 
-    @admin.action(description="Unlock selected topics")
-    def unlock_topics(self, request, queryset):
-        self._set_flags(request, queryset, "unlocked", is_locked=False)
+    @with_reason("Lock selected topics (no new replies)", "topic(s) locked")
+    def lock_topics(self, request, queryset, reason):
+        return self._set_flag(request, queryset, reason, "is_locked", True)
 
-    @admin.action(description="Pin selected topics to the top of the list")
-    def pin_topics(self, request, queryset):
-        self._set_flags(request, queryset, "pinned", is_pinned=True)
+    @with_reason("Unlock selected topics", "topic(s) unlocked")
+    def unlock_topics(self, request, queryset, reason):
+        return self._set_flag(request, queryset, reason, "is_locked", False)
 
-    @admin.action(description="Unpin selected topics")
-    def unpin_topics(self, request, queryset):
-        self._set_flags(request, queryset, "unpinned", is_pinned=False)
+    @with_reason("Pin selected topics to the top of the list", "topic(s) pinned")
+    def pin_topics(self, request, queryset, reason):
+        return self._set_flag(request, queryset, reason, "is_pinned", True)
+
+    @with_reason("Unpin selected topics", "topic(s) unpinned")
+    def unpin_topics(self, request, queryset, reason):
+        return self._set_flag(request, queryset, reason, "is_pinned", False)
 
 
 @admin.register(Post)
@@ -182,8 +262,8 @@ class PostAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["topic", "author"]
     search_fields = ["body", "author__username"]
-    readonly_fields = ["topic", "author", "parent", "body_html", "attested_at", "created",
-                       "edited"]  # fmt: skip
+    readonly_fields = ["topic", "author", "parent", "status", "hidden_reason",
+                       "body_html", "attested_at", "created", "edited"]  # fmt: skip
     actions = ["hide_posts", "restore_posts"]
     date_hierarchy = "created"
 
@@ -207,11 +287,6 @@ class PostAdmin(admin.ModelAdmin):
         return "; ".join(stance.name for stance in post.stances.all())
 
     def save_model(self, request, obj, form, change):
-        if form.changed_data == ["status"]:
-            # Hiding or restoring is not an edit of what the author wrote.
-            posts = Post.objects.filter(pk=obj.pk)
-            services.posts_set_status(posts=posts, status=obj.status)
-            return
         services.post_update(
             post=obj,
             stances=form.cleaned_data["stances"],
@@ -223,19 +298,46 @@ class PostAdmin(admin.ModelAdmin):
         # post_update already wrote the stances, tags and parties.
         pass
 
-    @admin.action(description="Hide selected posts")
-    def hide_posts(self, request, queryset):
-        count = services.posts_set_status(posts=queryset, status=PostStatus.HIDDEN)
-        self.message_user(request, f"{count} post(s) hidden.", messages.SUCCESS)
+    @with_reason("Hide selected posts", "post(s) hidden")
+    def hide_posts(self, request, queryset, reason):
+        return services.posts_set_status(
+            posts=queryset, status=PostStatus.HIDDEN, actor=request.user, reason=reason
+        )
 
-    @admin.action(description="Restore selected posts")
-    def restore_posts(self, request, queryset):
-        count = services.posts_set_status(posts=queryset, status=PostStatus.PUBLISHED)
-        self.message_user(request, f"{count} post(s) restored.", messages.SUCCESS)
+    @with_reason("Restore selected posts", "post(s) restored")
+    def restore_posts(self, request, queryset, reason):
+        return services.posts_set_status(
+            posts=queryset,
+            status=PostStatus.PUBLISHED,
+            actor=request.user,
+            reason=reason,
+        )
+
+
+class ReadOnly:
+    """Listed and read here, never added, changed or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyWithActions(ReadOnly):
+    """Records only services write: read here, changed by this page's actions alone."""
+
+    def has_change_permission(self, request, obj=None):
+        # Without an object: the right to run the actions. With one: the page
+        # shows it read-only.
+        return obj is None and admin.ModelAdmin.has_change_permission(self, request)
 
 
 @admin.register(Stance)
-class StanceAdmin(admin.ModelAdmin):
+class StanceAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: stances follow their positions, edited on the topic page."""
 
     list_display = ["name", "slug", "polarity", "position", "post_count"]
@@ -258,11 +360,246 @@ class StanceAdmin(admin.ModelAdmin):
     def post_count(self, stance):
         return stance.post_count
 
-    def has_add_permission(self, request):
+
+class ReportInline(admin.TabularInline):
+    model = Report
+    fields = ["reason", "note", "reporter", "created", "status", "resolved_by",
+              "resolved_at"]  # fmt: skip
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(ReportedPost)
+class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
+    """Posts with reports, open ones first, each with its text, disclosure and reasons."""
+
+    list_display = ["post_and_disclosure", "open_reports", "reasons", "topic", "author",
+                    "status", "latest_report"]  # fmt: skip
+    list_filter = ["status", "topic"]
+    search_fields = ["body", "author__username"]
+    fields = ["topic", "author", "status", "hidden_reason", "disclosure", "body_html",
+              "created"]  # fmt: skip
+    readonly_fields = [*fields]
+    inlines = [ReportInline]
+    actions = ["dismiss_reports", "hide_reported_posts", "dispute_disclosures"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_count=Count(
+                    "reports", filter=Q(reports__status=ReportStatus.OPEN)
+                ),
+                report_count=Count("reports"),
+                latest=Max("reports__created"),
+            )
+            .filter(report_count__gt=0)
+            .select_related("topic", "author")
+            .prefetch_related(
+                Prefetch("reports", Report.objects.open(), to_attr="open_list"),
+                "conflict_parties",
+                "topic__parties",
+            )
+            .order_by("-open_count", "-latest")
+        )
+
+    @admin.display(description="post")
+    def post_and_disclosure(self, post):
+        return format_html(
+            "<p>{}</p>{}", Truncator(post.body).chars(400), disclosure_html(post)
+        )
+
+    @admin.display(description="disclosure")
+    def disclosure(self, post):
+        return disclosure_html(post)
+
+    @admin.display(description="open reports", ordering="open_count")
+    def open_reports(self, post):
+        return post.open_count
+
+    @admin.display(description="reasons")
+    def reasons(self, post):
+        counts = {}
+        for report in post.open_list:
+            label = report.get_reason_display()
+            counts[label] = counts.get(label, 0) + 1
+        return "; ".join(f"{label} ×{n}" for label, n in counts.items()) or "—"
+
+    @admin.display(description="latest report", ordering="latest")
+    def latest_report(self, post):
+        return post.latest
+
+    def _resolve(self, request, queryset, reason, outcome):
+        return services.reports_resolve(
+            posts=queryset, outcome=outcome, actor=request.user, reason=reason
+        )
+
+    @with_reason("Dismiss the reports (the post stays)", "report(s) dismissed")
+    def dismiss_reports(self, request, queryset, reason):
+        return self._resolve(request, queryset, reason, ReportStatus.DISMISSED)
+
+    @with_reason(
+        "Uphold the reports and hide the posts",
+        "report(s) upheld and their posts hidden",
+    )
+    def hide_reported_posts(self, request, queryset, reason):
+        return self._resolve(request, queryset, reason, ReportStatus.HIDDEN)
+
+    @with_reason(
+        "Uphold the reports and dispute the posts' disclosures",
+        "report(s) upheld and the disclosures disputed",
+    )
+    def dispute_disclosures(self, request, queryset, reason):
+        return self._resolve(request, queryset, reason, ReportStatus.DISPUTED)
+
+
+class SuspensionForm(forms.ModelForm):
+    """Names the user by username: moderators have no rights to browse accounts."""
+
+    username = forms.CharField(max_length=150)
+
+    class Meta:
+        model = Suspension
+        fields = ["until", "reason"]
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise ValidationError(
+                "There is no user called “%(name)s”.",
+                code="user_missing",
+                params={"name": username},
+            )
+        return user
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("username") and cleaned.get("until"):
+            check(
+                self,
+                services.validate_suspension,
+                user=cleaned["username"],
+                until=cleaned["until"],
+            )
+        if "user" in self.errors:  # the service names the field "user"
+            self.add_error("username", self.errors.pop("user"))
+        return cleaned
+
+
+@admin.register(Suspension)
+class SuspensionAdmin(ReadOnlyWithActions, admin.ModelAdmin):
+    form = SuspensionForm
+    list_display = ["user", "until", "is_active", "reason", "created_by", "created",
+                    "lifted_at"]  # fmt: skip
+    list_select_related = ["user", "created_by"]
+    search_fields = ["user__username", "reason"]
+    actions = ["lift_suspensions"]
+
+    def has_add_permission(self, request):
+        # Suspending is adding one, through services.user_suspend in save_model.
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["username", "until", "reason"]
+        return ["user", "until", "reason", "created_by", "created", "lifted_at",
+                "lifted_by"]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    @admin.display(description="active", boolean=True)
+    def is_active(self, suspension):
+        return suspension.is_active
+
+    def save_model(self, request, obj, form, change):
+        created = services.user_suspend(
+            user=form.cleaned_data["username"],
+            until=obj.until,
+            reason=obj.reason,
+            actor=request.user,
+        )
+        obj.pk, obj.user, obj.created_by = created.pk, created.user, created.created_by
+
+    @with_reason("Lift selected suspensions now", "suspension(s) lifted")
+    def lift_suspensions(self, request, queryset, reason):
+        return services.suspensions_lift(
+            suspensions=queryset, actor=request.user, reason=reason
+        )
+
+
+@admin.register(PositionProposal)
+class PositionProposalAdmin(ReadOnlyWithActions, admin.ModelAdmin):
+    """The approval queue for readers' proposed positions, pending first."""
+
+    list_display = ["claim", "topic", "author", "status", "created", "decided_at"]
+    list_filter = ["status", "topic"]
+    list_select_related = ["topic", "author"]
+    search_fields = ["claim", "summary", "author__username"]
+    fields = ["topic", "author", "claim", "summary", "quote", "disclosure", "status",
+              "created", "decided_by", "decided_at", "decision_reason", "position"]  # fmt: skip
+    readonly_fields = [*fields]
+    actions = ["approve_proposals", "reject_proposals"]
+
+    def get_queryset(self, request):
+        pending_first = Case(
+            When(status=ProposalStatus.PENDING, then=Value(0)), default=Value(1)
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("conflict_parties", "topic__parties")
+            .order_by(pending_first, "-created")
+        )
+
+    @admin.display(description="disclosure")
+    def disclosure(self, proposal):
+        return disclosure_html(proposal)
+
+    @with_reason("Approve selected proposals as positions", "proposal(s) approved")
+    def approve_proposals(self, request, queryset, reason):
+        return services.proposals_decide(
+            proposals=queryset, approve=True, actor=request.user, reason=reason
+        )
+
+    @with_reason("Reject selected proposals", "proposal(s) rejected")
+    def reject_proposals(self, request, queryset, reason):
+        return services.proposals_decide(
+            proposals=queryset, approve=False, actor=request.user, reason=reason
+        )
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(ReadOnly, admin.ModelAdmin):
+    """The moderation log, read-only: services append to it and nothing edits it."""
+
+    list_display = ["created", "action", "actor", "target", "reason"]
+    list_filter = ["action", "topic"]
+    search_fields = ["reason"]
+    date_hierarchy = "created"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("actor", "topic", "post", "suspension__user", "proposal")
+        )
+
+    @admin.display(description="target")
+    def target(self, action):
+        if action.post_id:
+            return f"post #{action.post_id} in {action.topic}"
+        if action.suspension_id:
+            return f"user {action.suspension.user}"
+        if action.proposal_id:
+            return f"proposal “{action.proposal}”"
+        return f"topic {action.topic}"

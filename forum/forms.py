@@ -7,12 +7,23 @@ from django.forms.models import construct_instance
 from taggit.models import Tag
 from taggit.utils import edit_string_for_tags, parse_tags
 
-from .models import Authorship, Party, Post, Stance, Topic
+from .models import (
+    REASON_MAX_LENGTH,
+    Authorship,
+    Party,
+    PositionProposal,
+    Post,
+    Report,
+    Stance,
+    Topic,
+)
 from .services import (
     DISCLOSURE_TEXT_FIELDS,
     validate_disclosure,
     validate_keywords,
     validate_parent,
+    validate_proposal,
+    validate_report,
     validate_stances,
 )
 
@@ -48,7 +59,88 @@ def keywords_as_spelled(names: list[str]) -> list[str]:
     return list(spelled.values())
 
 
-class PostForm(forms.ModelForm):
+DISCLOSURE_FORM_FIELDS = [
+    "authorship", "ai_model", "ai_maker", "affiliation", "paid", "paid_by",
+    "conflict", "conflict_parties", "conflict_details",
+]  # fmt: skip
+
+
+class DisclosureForm(forms.ModelForm):
+    """The disclosure every contribution carries (replies, proposed positions), attested."""
+
+    attest = forms.BooleanField(
+        label="This disclosure is complete and accurate.",
+        error_messages={
+            "required": "Confirm that your disclosure is complete and accurate."
+        },
+    )
+
+    class Meta:
+        widgets = {
+            "authorship": forms.RadioSelect,
+            "paid": forms.RadioSelect,
+            "conflict": forms.RadioSelect,
+            "conflict_parties": forms.CheckboxSelectMultiple,
+            "conflict_details": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {"authorship": "How it was written"}
+        help_texts = {
+            "authorship": "AI-polished: it only corrected language or translated. "
+            "AI-assisted: it drafted or suggested parts, and you edited it all. "
+            "AI-generated: an AI model wrote it; you reviewed it and answer for it.",
+            "ai_model": "Which AI model, e.g. “Claude” or “GPT-4o”.",
+            "ai_maker": "Who made that model, e.g. “Anthropic” or “OpenAI”.",
+            "affiliation": "Your relevant employer or organisation, or “none”.",
+            "paid_by": "Who pays you, or will, to post on this.",
+            "conflict_parties": "The parties of this debate your conflict involves.",
+            "conflict_details": "Your tie to them, in a sentence or two.",
+        }
+        error_messages = {
+            "authorship": {"required": "Say who wrote this post."},
+            "affiliation": {
+                "required": "Give your relevant employer or organisation, or write “none”."
+            },
+            "paid": {"required": "Say whether you are paid to post on this."},
+            "conflict": {"required": "Say whether you have a conflict of interest."},
+        }
+
+    def __init__(self, *args, topic: Topic | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.topic = topic or self.instance.topic
+        self.instance.topic = self.topic
+        self.fields["conflict_parties"].queryset = Party.objects.filter(
+            topic=self.topic
+        )
+        self.fields["conflict_parties"].to_field_name = "slug"
+        for name in ("authorship", "paid", "conflict"):
+            # Radio buttons with no blank option: nothing is pre-chosen for the author.
+            self.fields[name].choices = self.fields[name].choices[1:]
+
+    def clean(self):
+        cleaned = super().clean()
+        disclosure = {name: cleaned.get(name) or "" for name in DISCLOSURE_TEXT_FIELDS}
+        check(
+            self,
+            validate_disclosure,
+            topic=self.topic,
+            conflict_parties=cleaned.get("conflict_parties") or [],
+            **disclosure,
+        )
+        return cleaned
+
+    def _post_clean(self):
+        # Only copy the values onto the instance: the services run full_clean() on
+        # the real object, and the model's messages would repeat clean()'s.
+        self.instance = construct_instance(self, self.instance, self._meta.fields)
+
+    def disclosure(self) -> dict:
+        """The cleaned disclosure, as keyword arguments for the services."""
+        data = {name: self.cleaned_data[name] for name in DISCLOSURE_TEXT_FIELDS}
+        data["conflict_parties"] = list(self.cleaned_data["conflict_parties"])
+        return data
+
+
+class PostForm(DisclosureForm):
     """A reply: what it says, where it stands, and its author's disclosure."""
 
     stances = forms.ModelMultipleChoiceField(
@@ -69,64 +161,29 @@ class PostForm(forms.ModelForm):
     parent = forms.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
     )
-    attest = forms.BooleanField(
-        label="This disclosure is complete and accurate.",
-        error_messages={
-            "required": "Confirm that your disclosure is complete and accurate."
-        },
-    )
 
-    class Meta:
+    class Meta(DisclosureForm.Meta):
         model = Post
-        fields = [
-            "body", "authorship", "ai_model", "ai_maker", "affiliation", "paid",
-            "paid_by", "conflict", "conflict_parties", "conflict_details",
-        ]  # fmt: skip
+        fields = ["body", *DISCLOSURE_FORM_FIELDS]
         widgets = {
+            **DisclosureForm.Meta.widgets,
             "body": forms.Textarea(attrs={"rows": 8}),
-            "authorship": forms.RadioSelect,
-            "paid": forms.RadioSelect,
-            "conflict": forms.RadioSelect,
-            "conflict_parties": forms.CheckboxSelectMultiple,
-            "conflict_details": forms.Textarea(attrs={"rows": 2}),
         }
-        labels = {"body": "Your reply", "authorship": "How it was written"}
+        labels = {**DisclosureForm.Meta.labels, "body": "Your reply"}
         help_texts = {
+            **DisclosureForm.Meta.help_texts,
             "body": "Markdown: **bold**, *italic*, [links](https://example.org), > quotes.",
-            "authorship": "AI-polished: it only corrected language or translated. "
-            "AI-assisted: it drafted or suggested parts, and you edited it all. "
-            "AI-generated: an AI model wrote it; you reviewed it and answer for it.",
-            "ai_model": "Which AI model, e.g. “Claude” or “GPT-4o”.",
-            "ai_maker": "Who made that model, e.g. “Anthropic” or “OpenAI”.",
-            "affiliation": "Your relevant employer or organisation, or “none”.",
-            "paid_by": "Who pays you, or will, to post on this.",
-            "conflict_parties": "The parties of this debate your conflict involves.",
-            "conflict_details": "Your tie to them, in a sentence or two.",
         }
         error_messages = {
+            **DisclosureForm.Meta.error_messages,
             "body": {"required": "Write your reply before posting."},
-            "authorship": {"required": "Say who wrote this post."},
-            "affiliation": {
-                "required": "Give your relevant employer or organisation, or write “none”."
-            },
-            "paid": {"required": "Say whether you are paid to post on this."},
-            "conflict": {"required": "Say whether you have a conflict of interest."},
         }
 
-    def __init__(self, *args, topic: Topic | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.topic = topic or self.instance.topic
-        self.instance.topic = self.topic
         self.fields["stances"].queryset = Stance.objects.filter(
             position__topic=self.topic
         ).select_related("position")
-        self.fields["conflict_parties"].queryset = Party.objects.filter(
-            topic=self.topic
-        )
-        self.fields["conflict_parties"].to_field_name = "slug"
-        for name in ("authorship", "paid", "conflict"):
-            # Radio buttons with no blank option: nothing is pre-chosen for the author.
-            self.fields[name].choices = self.fields[name].choices[1:]
         if self.instance.pk:
             # model_to_dict gave Tag objects; the field edits them as text.
             self.initial["tags"] = edit_string_for_tags(self.instance.tags.all())
@@ -145,14 +202,6 @@ class PostForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        disclosure = {name: cleaned.get(name) or "" for name in DISCLOSURE_TEXT_FIELDS}
-        check(
-            self,
-            validate_disclosure,
-            topic=self.topic,
-            conflict_parties=cleaned.get("conflict_parties") or [],
-            **disclosure,
-        )
         if "stances" in cleaned:
             check(self, validate_stances, topic=self.topic, stances=cleaned["stances"])
         if "tags" in cleaned:
@@ -167,27 +216,116 @@ class PostForm(forms.ModelForm):
             )
         return cleaned
 
-    def _post_clean(self):
-        # Only copy the values onto the instance: the services run full_clean() on
-        # the real object, and the model's messages would repeat clean()'s.
-        self.instance = construct_instance(self, self.instance, self._meta.fields)
 
-    def disclosure(self) -> dict:
-        """The cleaned disclosure, as keyword arguments for the services."""
-        data = {name: self.cleaned_data[name] for name in DISCLOSURE_TEXT_FIELDS}
-        data["conflict_parties"] = list(self.cleaned_data["conflict_parties"])
-        return data
+class ProposalForm(DisclosureForm):
+    """A proposed position: the claim, why it matters, and who proposes it."""
+
+    class Meta(DisclosureForm.Meta):
+        model = PositionProposal
+        fields = ["claim", "summary", "quote", *DISCLOSURE_FORM_FIELDS]
+        widgets = {
+            **DisclosureForm.Meta.widgets,
+            "summary": forms.Textarea(attrs={"rows": 3}),
+            "quote": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {
+            **DisclosureForm.Meta.labels,
+            "claim": "The claim",
+            "quote": "Quote from the article (optional)",
+        }
+        help_texts = {
+            **DisclosureForm.Meta.help_texts,
+            "claim": "One sentence people can support or oppose, e.g. “The ban "
+            "should exempt defenders”.",
+            "summary": "Optional: what the claim means and why the debate needs it.",
+            "quote": "The article's words it answers, copied exactly.",
+        }
+        error_messages = {
+            **DisclosureForm.Meta.error_messages,
+            "claim": {"required": "State the claim people would take sides on."},
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if "claim" in cleaned and "quote" in cleaned:
+            check(
+                self,
+                validate_proposal,
+                topic=self.topic,
+                claim=cleaned["claim"],
+                quote=cleaned["quote"],
+            )
+        return cleaned
+
+
+class ReportForm(forms.ModelForm):
+    class Meta:
+        model = Report
+        fields = ["reason", "note"]
+        widgets = {
+            "reason": forms.RadioSelect,
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"reason": "What is wrong with this post?", "note": "Note"}
+        help_texts = {
+            "note": "Optional, unless you chose “something else”. Only moderators "
+            "see it.",
+        }
+        error_messages = {"reason": {"required": "Choose what is wrong with the post."}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = self.fields["reason"].choices[1:]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "reason" in cleaned:
+            check(
+                self,
+                validate_report,
+                reason=cleaned["reason"],
+                note=cleaned.get("note") or "",
+            )
+        return cleaned
+
+    def _post_clean(self):
+        # The service builds the report; the model's checks would repeat clean()'s.
+        pass
+
+
+class ReasonForm(forms.Form):
+    """The public reason a moderator gives on an admin action's confirmation page."""
+
+    reason = forms.CharField(
+        label="Public reason",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown in the public moderation log (and, for a hidden post, in "
+        "its place in the thread).",
+        error_messages={
+            "required": "Give a reason: the public moderation log shows it."
+        },
+    )
+
+
+class ModerationLogFilterForm(forms.Form):
+    topic = forms.ModelChoiceField(
+        queryset=Topic.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label="All topics",
+        error_messages={"invalid_choice": "There is no topic with that address."},
+    )
 
 
 class PostAdminForm(PostForm):
-    """The admin's edit form: the same rules, plus status; no re-attestation."""
+    """The admin's edit form: the same rules, no re-attestation.
+
+    Status is not here: hiding and restoring are actions that ask for a reason.
+    """
 
     attest = None
     parent = None
-
-    class Meta(PostForm.Meta):
-        fields = [*PostForm.Meta.fields, "status"]
-        widgets = {**PostForm.Meta.widgets, "status": forms.RadioSelect}
 
 
 class ThreadFilterForm(forms.Form):

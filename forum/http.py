@@ -8,10 +8,16 @@ from django.template.loader import render_to_string
 BUSY_RETRY_AFTER = 5
 
 
-def too_many_requests(request: HttpRequest, *, retry_after: int) -> HttpResponse:
-    """The 429 page for a client over a rate limit, with its Retry-After."""
-    context = {"retry_after": retry_after}
-    response = render(request, "429.html", context, status=429)
+def too_many_requests(
+    request: HttpRequest,
+    *,
+    retry_after: int,
+    template: str = "429.html",
+    context: dict | None = None,
+) -> HttpResponse:
+    """A 429 with its Retry-After: the plain page, or `template` with the typed form kept."""
+    context = {**(context or {}), "retry_after": retry_after}
+    response = render(request, template, context, status=429)
     response["Retry-After"] = str(retry_after)
     return response
 

@@ -7,26 +7,38 @@ the admin, the seeder and the shell are held to the same rules as the site.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import slugify
 
 from .models import (
+    REASON_MAX_LENGTH,
     Authorship,
     Conflict,
+    ModerationAction,
+    ModerationKind,
     Paid,
     Party,
     Polarity,
     Position,
+    PositionProposal,
     Post,
     PostStance,
     PostStatus,
+    ProposalStatus,
+    Report,
+    ReportReason,
+    ReportStatus,
     Stance,
+    Suspension,
     Topic,
 )
 
@@ -210,6 +222,16 @@ def validate_keywords(*, names: Sequence[str]) -> None:
             )  # fmt: skip
 
 
+def _raise_unless_attested(attested: bool) -> None:
+    if not attested:
+        raise ValidationError(
+            {"attest": ValidationError(
+                "Confirm that your disclosure is complete and accurate.",
+                code="attest_required",
+            )}
+        )  # fmt: skip
+
+
 def _raise_if_locked(topic: Topic) -> Topic:
     """Re-read the topic inside the write transaction: a lock taken a moment ago holds."""
     topic = Topic.objects.select_for_update().get(pk=topic.pk)
@@ -240,13 +262,8 @@ def post_create(
 ) -> Post:
     """Publish a reply once its disclosure is attested and every rule holds."""
     topic = _raise_if_locked(topic)
-    if not attested:
-        raise ValidationError(
-            {"attest": ValidationError(
-                "Confirm that your disclosure is complete and accurate.",
-                code="attest_required",
-            )}
-        )  # fmt: skip
+    _raise_if_suspended(author)
+    _raise_unless_attested(attested)
     # Each stance once: taggit would store one link, the counts would add two.
     stances, conflict_parties = list(dict.fromkeys(stances)), list(conflict_parties)
     disclosure = {
@@ -259,6 +276,13 @@ def post_create(
     validate_parent(topic=topic, parent=parent)
     validate_keywords(names=tags)
     now = timezone.now()
+    # Under the topic's lock a double-submitted form sees its twin committed.
+    if earlier := post_find_duplicate(author=author, body=body, now=now):
+        raise ValidationError(
+            "You posted this same text at %(time)s (#%(post)d); it was not posted again.",
+            code="duplicate",
+            params={"post": earlier.pk, "time": f"{earlier.created:%H:%M} UTC"},
+        )
     post = Post(
         topic=topic, author=author, parent=parent, body=body, attested_at=now,
         created=now, **disclosure,
@@ -276,6 +300,13 @@ def post_create(
         post.tags.add(*tags)
     _count_new_post(topic=topic, stances=stances, now=now)
     return post
+
+
+def post_find_duplicate(*, author: AbstractBaseUser, body: str, now: datetime):
+    """The author's post with this exact body from the last duplicate window, if any."""
+    since = now - timedelta(seconds=settings.STANDPOINT_DUPLICATE_SECONDS)
+    recent = Post.objects.filter(author=author, body=body, created__gte=since)
+    return recent.order_by("-created").first()
 
 
 def _count_new_post(*, topic: Topic, stances: list[Stance], now) -> None:
@@ -304,13 +335,18 @@ def topics_refresh(*, topic_ids: Iterable[int]) -> None:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    published = Q(status=PostStatus.PUBLISHED)
-    replies = (
-        Post.objects.filter(published, topic=OuterRef("pk"))
-        .values("topic").annotate(n=Count("pk")).values("n")
-    )  # fmt: skip
+
+    def count(status: str) -> Coalesce:
+        posts = (
+            Post.objects.filter(status=status, topic=OuterRef("pk"))
+            .values("topic").annotate(n=Count("pk")).values("n")
+        )  # fmt: skip
+        return Coalesce(Subquery(posts), 0)
+
     Topic.objects.filter(pk__in=topic_ids).update(
-        reply_count=Coalesce(Subquery(replies), 0), updated=timezone.now()
+        reply_count=count(PostStatus.PUBLISHED),
+        hidden_count=count(PostStatus.HIDDEN),
+        updated=timezone.now(),
     )
     counts = {}
     for polarity, name in ((Polarity.SUPPORTS, "support_count"),
@@ -355,22 +391,57 @@ def post_update(
 
 
 @transaction.atomic
-def posts_set_status(*, posts: QuerySet[Post], status: str) -> int:
-    """Hide or restore posts; a hidden post leaves the thread, the counts and its permalink."""
-    changing = posts.exclude(status=status)
-    topic_ids = set(changing.values_list("topic_id", flat=True))
-    count = Post.objects.filter(
-        pk__in=list(changing.values_list("pk", flat=True))
-    ).update(status=status)
-    topics_refresh(topic_ids=topic_ids)
-    return count
+def posts_set_status(
+    *, posts: QuerySet[Post], status: str, actor: AbstractBaseUser | None, reason: str
+) -> int:
+    """Hide or restore posts, logged; a hidden post leaves a tombstone with the reason.
+
+    `actor` None is the site itself (the report threshold).
+    """
+    reason = validate_reason(reason)
+    changing = list(posts.exclude(status=status).values_list("pk", "topic_id"))
+    Post.objects.filter(pk__in=[pk for pk, _ in changing]).update(
+        status=status, hidden_reason=reason if status == PostStatus.HIDDEN else ""
+    )
+    kind = (
+        ModerationKind.HIDE if status == PostStatus.HIDDEN else ModerationKind.RESTORE
+    )
+    ModerationAction.objects.bulk_create(
+        ModerationAction(actor=actor, action=kind, reason=reason, post_id=pk,
+                         topic_id=topic_id)
+        for pk, topic_id in changing
+    )  # fmt: skip
+    topics_refresh(topic_ids={topic_id for _, topic_id in changing})
+    return len(changing)
 
 
-def topics_set_flags(*, topics: QuerySet[Topic], **flags: bool) -> int:
-    allowed = {"is_locked", "is_pinned"}
-    if not flags or set(flags) - allowed:
-        raise ValueError(f"Only {sorted(allowed)} can be set.")
-    return topics.update(**flags, updated=timezone.now())
+TOPIC_FLAG_ACTIONS = {
+    ("is_locked", True): ModerationKind.LOCK,
+    ("is_locked", False): ModerationKind.UNLOCK,
+    ("is_pinned", True): ModerationKind.PIN,
+    ("is_pinned", False): ModerationKind.UNPIN,
+}
+
+
+@transaction.atomic
+def topics_set_flag(
+    *, topics: QuerySet[Topic], flag: str, value: bool, actor: AbstractBaseUser,
+    reason: str,
+) -> int:  # fmt: skip
+    """Lock, unlock, pin or unpin topics, logging each one that changes."""
+    kind = TOPIC_FLAG_ACTIONS[flag, value]
+    reason = validate_reason(reason)
+    changing = list(
+        topics.select_for_update().exclude(**{flag: value}).values_list("pk", flat=True)
+    )
+    Topic.objects.filter(pk__in=changing).update(
+        **{flag: value}, updated=timezone.now()
+    )
+    ModerationAction.objects.bulk_create(
+        ModerationAction(actor=actor, action=kind, reason=reason, topic_id=pk)
+        for pk in changing
+    )
+    return len(changing)
 
 
 def user_make_moderator(*, user: AbstractBaseUser) -> None:
@@ -378,6 +449,308 @@ def user_make_moderator(*, user: AbstractBaseUser) -> None:
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
+
+
+# Moderation ---------------------------------------------------------------
+
+
+def validate_reason(reason: str, *, name: str = "reason") -> str:
+    """A public reason, as moderators owe one for every action; returned stripped."""
+    reason = reason.strip()
+    if not reason:
+        message, code = (
+            "Give a reason: the public moderation log shows it.",
+            "reason_required",
+        )
+    elif len(reason) > REASON_MAX_LENGTH or "\x00" in reason:
+        message, code = (
+            f"Keep the reason to {REASON_MAX_LENGTH} characters of plain text.",
+            "reason_invalid",
+        )
+    else:
+        return reason
+    raise ValidationError({name: ValidationError(message, code=code)})
+
+
+def validate_report(*, reason: str, note: str) -> None:
+    if reason not in ReportReason.values:
+        raise ValidationError(
+            {
+                "reason": ValidationError(
+                    "Choose a reason from the list.", code="reason_invalid"
+                )
+            }
+        )
+    if reason == ReportReason.OTHER and not note.strip():
+        raise ValidationError(
+            {"note": ValidationError(
+                "Say what is wrong with the post when the reason is “something else”.",
+                code="note_required",
+            )}
+        )  # fmt: skip
+
+
+def user_suspension(user: AbstractBaseUser) -> Suspension | None:
+    """The user's active suspension that ends last, if any."""
+    if not user.is_authenticated:
+        return None
+    return Suspension.objects.active().filter(user=user).order_by("-until").first()
+
+
+def suspension_message(suspension: Suspension) -> str:
+    return (
+        f"Your account is suspended from posting and reporting until "
+        f"{suspension.until:%d %B %Y, %H:%M} UTC. Moderators gave this reason: "
+        f"{suspension.reason}"
+    )
+
+
+def _raise_if_suspended(user: AbstractBaseUser) -> None:
+    if suspension := user_suspension(user):
+        raise ValidationError(suspension_message(suspension), code="suspended")
+
+
+@transaction.atomic
+def report_create(
+    *, post: Post, reporter: AbstractBaseUser, reason: str, note: str = ""
+) -> Report:
+    """File a reader's report; enough distinct reporters hide the post pending review."""
+    _raise_if_suspended(reporter)
+    # Lock the post: concurrent reports then count each other exactly once.
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    if post.author_id == reporter.pk:
+        raise ValidationError("You cannot report your own post.", code="own_post")
+    if post.status == PostStatus.HIDDEN:
+        raise ValidationError(
+            "Moderators have already hidden this post.", code="post_hidden"
+        )
+    if post.reports.open().filter(reporter=reporter).exists():
+        raise ValidationError(
+            "You have already reported this post; moderators will look at it.",
+            code="already_reported",
+        )
+    validate_report(reason=reason, note=note)
+    report = Report(post=post, reporter=reporter, reason=reason, note=note.strip())
+    report.full_clean(exclude=["post", "reporter"], validate_constraints=False)
+    report.save()
+    reporters = post.reports.open().values("reporter").distinct().count()
+    if reporters >= settings.STANDPOINT_REPORT_THRESHOLD:
+        posts_set_status(
+            posts=Post.objects.filter(pk=post.pk),
+            status=PostStatus.HIDDEN,
+            actor=None,
+            reason=f"Hidden automatically pending review: {reporters} readers "
+            "reported it.",
+        )
+    return report
+
+
+# What each queue outcome logs besides the verdict on the reports.
+REPORT_OUTCOMES = {
+    ReportStatus.DISMISSED: ModerationKind.DISMISS_REPORTS,
+    ReportStatus.HIDDEN: ModerationKind.UPHOLD_REPORTS,
+    ReportStatus.DISPUTED: ModerationKind.UPHOLD_REPORTS,
+}
+
+
+@transaction.atomic
+def reports_resolve(
+    *, posts: QuerySet[Post], outcome: str, actor: AbstractBaseUser, reason: str
+) -> int:
+    """Close the open reports on `posts` with one outcome, logged; returns reports closed.
+
+    Hiding hides the posts too; disputing records a disclosure verdict in the log.
+    """
+    reason = validate_reason(reason)
+    kind = REPORT_OUTCOMES[ReportStatus(outcome)]
+    targets = list(posts.select_for_update().values_list("pk", "topic_id"))
+    open_reports = Report.objects.open().filter(post__in=[pk for pk, _ in targets])
+    reported = set(open_reports.values_list("post_id", flat=True))
+    closed = open_reports.update(
+        status=outcome, resolved_by=actor, resolved_at=timezone.now()
+    )
+    log = [
+        ModerationAction(actor=actor, action=kind, reason=reason, post_id=pk,
+                         topic_id=topic_id)
+        for pk, topic_id in targets if pk in reported
+    ]  # fmt: skip
+    if outcome == ReportStatus.DISPUTED:
+        log += [
+            ModerationAction(actor=actor, action=ModerationKind.DISPUTE_DISCLOSURE,
+                             reason=reason, post_id=pk, topic_id=topic_id)
+            for pk, topic_id in targets
+        ]  # fmt: skip
+    ModerationAction.objects.bulk_create(log)
+    if outcome == ReportStatus.HIDDEN:
+        posts_set_status(
+            posts=Post.objects.filter(pk__in=[pk for pk, _ in targets]),
+            status=PostStatus.HIDDEN,
+            actor=actor,
+            reason=reason,
+        )
+    return closed
+
+
+def validate_suspension(*, user: AbstractBaseUser, until: datetime) -> None:
+    errors = {}
+    if user.is_staff:
+        errors["user"] = ValidationError(
+            "Staff cannot be suspended; an administrator must remove their staff "
+            "status first.",
+            code="suspend_staff",
+        )
+    if until <= timezone.now():
+        errors["until"] = ValidationError(
+            "Choose an end in the future.", code="until_past"
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def user_suspend(
+    *, user: AbstractBaseUser, until: datetime, reason: str, actor: AbstractBaseUser
+) -> Suspension:
+    """Stop `user` posting, proposing and reporting until `until`, logged."""
+    reason = validate_reason(reason)
+    validate_suspension(user=user, until=until)
+    now = timezone.now()
+    suspension = Suspension(
+        user=user, until=until, reason=reason, created_by=actor, created=now
+    )
+    suspension.full_clean(exclude=["user", "created_by"], validate_constraints=False)
+    suspension.save()
+    ModerationAction.objects.create(
+        actor=actor, action=ModerationKind.SUSPEND, reason=reason, suspension=suspension
+    )
+    return suspension
+
+
+@transaction.atomic
+def suspensions_lift(
+    *, suspensions: QuerySet[Suspension], actor: AbstractBaseUser, reason: str
+) -> int:
+    """End active suspensions now, logged."""
+    reason = validate_reason(reason)
+    lifting = list(
+        suspensions.select_for_update().active().values_list("pk", flat=True)
+    )
+    Suspension.objects.filter(pk__in=lifting).update(
+        lifted_at=timezone.now(), lifted_by=actor
+    )
+    ModerationAction.objects.bulk_create(
+        ModerationAction(actor=actor, action=ModerationKind.LIFT_SUSPENSION,
+                         reason=reason, suspension_id=pk)
+        for pk in lifting
+    )  # fmt: skip
+    return len(lifting)
+
+
+def validate_proposal(*, topic: Topic, claim: str, quote: str) -> None:
+    """A new claim of this topic, quoting the article word for word if at all."""
+    errors = {}
+    wanted = " ".join(claim.split()).casefold()
+    pending = PositionProposal.objects.filter(
+        topic=topic, status=ProposalStatus.PENDING
+    )
+    existing = [
+        *Position.objects.filter(topic=topic).values_list("claim", flat=True),
+        *pending.values_list("claim", flat=True),
+    ]
+    if wanted and any(" ".join(c.split()).casefold() == wanted for c in existing):
+        errors["claim"] = ValidationError(
+            "This topic already has, or is considering, that position.",
+            code="claim_exists",
+        )
+    if quote.strip() and " ".join(quote.split()) not in " ".join(topic.body.split()):
+        errors["quote"] = ValidationError(
+            "Quote the article word for word, or leave the quote empty.",
+            code="quote_not_in_article",
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def position_propose(
+    *,
+    topic: Topic,
+    author: AbstractBaseUser,
+    claim: str,
+    summary: str = "",
+    quote: str = "",
+    attested: bool,
+    conflict_parties: Iterable[Party] = (),
+    **disclosure: str,
+) -> PositionProposal:
+    """Submit a position for moderators to approve, disclosed like a reply."""
+    topic = _raise_if_locked(topic)
+    _raise_if_suspended(author)
+    _raise_unless_attested(attested)
+    disclosure = {
+        name: disclosure.get(name, "").strip() for name in DISCLOSURE_TEXT_FIELDS
+    }
+    conflict_parties = list(conflict_parties)
+    validate_disclosure(topic=topic, conflict_parties=conflict_parties, **disclosure)
+    validate_proposal(topic=topic, claim=claim, quote=quote)
+    now = timezone.now()
+    proposal = PositionProposal(
+        topic=topic, author=author, claim=claim.strip(), summary=summary.strip(),
+        quote=quote.strip(), attested_at=now, created=now, **disclosure,
+    )  # fmt: skip
+    proposal.full_clean(exclude=["topic", "author"])
+    proposal.save()
+    proposal.conflict_parties.set(conflict_parties)
+    return proposal
+
+
+@transaction.atomic
+def proposals_decide(
+    *,
+    proposals: QuerySet[PositionProposal],
+    approve: bool,
+    actor: AbstractBaseUser,
+    reason: str,
+) -> int:
+    """Approve pending proposals into positions with their two stances, or reject them."""
+    reason = validate_reason(reason)
+    now = timezone.now()
+    pending = list(proposals.select_for_update().filter(status=ProposalStatus.PENDING))
+    for proposal in pending:
+        proposal.status = (
+            ProposalStatus.APPROVED if approve else ProposalStatus.REJECTED
+        )
+        proposal.decided_by, proposal.decided_at = actor, now
+        proposal.decision_reason = reason
+        if approve:
+            proposal.position = _position_from(proposal)
+        proposal.save()
+        ModerationAction.objects.create(
+            actor=actor,
+            action=ModerationKind.APPROVE_POSITION if approve
+            else ModerationKind.REJECT_POSITION,
+            reason=reason, topic_id=proposal.topic_id, proposal=proposal,
+        )  # fmt: skip
+    if approve:
+        topics_refresh(topic_ids={proposal.topic_id for proposal in pending})
+    return len(pending)
+
+
+def _position_from(proposal: PositionProposal) -> Position:
+    topic_positions = Position.objects.filter(topic_id=proposal.topic_id)
+    base = slugify(proposal.claim)[:70].strip("-") or "position"
+    slug, n = base, 1
+    while topic_positions.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    last = topic_positions.order_by("-order").values_list("order", flat=True).first()
+    position = Position.objects.create(
+        topic_id=proposal.topic_id, slug=slug, claim=proposal.claim,
+        summary=proposal.summary, quote=proposal.quote,
+        order=0 if last is None else last + 1, proposed_by=proposal.author,
+    )  # fmt: skip
+    position_sync_stances(position=position)
+    return position
 
 
 # Seeding ------------------------------------------------------------------

@@ -5,7 +5,9 @@ import sys
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import InvalidPage, Paginator
@@ -14,17 +16,25 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import services
+from . import limits, services
 from .caching import cacheable, cached_for_anonymous, fragment
-from .forms import PostForm, SignupForm, ThreadFilterForm
-from .http import service_unavailable
+from .forms import (
+    ModerationLogFilterForm,
+    PostForm,
+    ProposalForm,
+    ReportForm,
+    SignupForm,
+    ThreadFilterForm,
+)
+from .http import service_unavailable, too_many_requests
 from .middleware import is_database_busy
-from .models import Post, Topic
+from .models import ModerationAction, Post, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -93,19 +103,20 @@ def topic_detail(request, slug):
 
 def thread_body(request, topic: Topic) -> tuple[str, int]:
     """The article, positions and a page of replies: the same for every non-staff reader."""
-    prefetch_related_objects([topic], *Topic.THREAD_PREFETCH)
+    prefetch_related_objects([topic], *Topic.thread_prefetch())
     filters = ThreadFilterForm(request.GET, topic=topic)
-    posts = topic.posts.visible_to(request.user).in_thread_order()
-    if filters.is_valid():
-        posts = filters.filter(posts)
-    # Everyone else sees exactly the published replies the stored count counts.
-    known = not (request.user.is_staff or filters.is_filtering())
+    # Unfiltered, a thread keeps hidden replies in place as tombstones, so the
+    # conversation reads on; a filter picks among what the reader may read.
+    posts = topic.posts.in_thread_order()
+    filtering = filters.is_filtering()
+    if filtering:
+        posts = filters.filter(posts.visible_to(request.user))
     # Page by ids first: a deep page's OFFSET then walks the index alone, and
     # only the twenty rows shown are joined and prefetched.
     page = paginate(
         posts.values_list("pk", flat=True),
         request.GET.get("page"),
-        count=topic.reply_count if known else None,
+        count=None if filtering else topic.reply_count + topic.hidden_count,
     )
     page.object_list = topic.posts.for_thread_page().in_order_of(page.object_list)
     context = {"topic": topic, "page": page, "filters": filters}
@@ -120,33 +131,150 @@ def post_create(request, slug):
     parent = request.GET.get("parent", "")
     initial = {"parent": parent} if parent.isascii() and parent.isdigit() else {}
     form = PostForm(request.POST or None, topic=topic, initial=initial)
-    if form.is_bound and form.is_valid():
+    suspension = services.user_suspension(request.user)
+    context = {"topic": topic, "form": form, "suspension": suspension}
+    # A suspended author's text comes back untouched; the service checks again.
+    if form.is_bound and not suspension and form.is_valid():
         try:
-            post = services.post_create(
-                topic=topic, author=request.user, body=form.cleaned_data["body"],
-                stances=form.cleaned_data["stances"], tags=form.cleaned_data["tags"],
-                parent=form.cleaned_data["parent"], attested=form.cleaned_data["attest"],
-                **form.disclosure(),
+            return redirect(publish(request, topic, form))
+        except limits.Limited as exc:
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template="forum/post_form.html", context=context,
             )  # fmt: skip
-            return redirect(post)
         except ValidationError as exc:
+            if getattr(exc, "code", None) == "duplicate":
+                messages.warning(request, exc.messages[0])
+                return redirect("post-detail", pk=exc.params["post"])
             form.add_error(None, exc)
-    locked = topic.is_locked or form.has_error(NON_FIELD_ERRORS, "topic_locked")
-    context = {"topic": topic, "form": form, "locked": locked}
-    return render(
-        request, "forum/post_form.html", context, status=403 if locked else 200
+    context["locked"] = topic.is_locked or form.has_error(
+        NON_FIELD_ERRORS, "topic_locked"
     )
+    blocked = context["locked"] or suspension
+    return render(
+        request, "forum/post_form.html", context, status=403 if blocked else 200
+    )
+
+
+def publish(request, topic: Topic, form: PostForm) -> Post:
+    """Post the reply under flood control: moderators are exempt, a repeat is not counted."""
+    data, author = form.cleaned_data, request.user
+    counted = not author.is_staff and not services.post_find_duplicate(
+        author=author, body=data["body"], now=timezone.now()
+    )
+    if counted:
+        limits.take("post", author.pk)
+    try:
+        return services.post_create(
+            topic=topic, author=author, body=data["body"], stances=data["stances"],
+            tags=data["tags"], parent=data["parent"], attested=data["attest"],
+            **form.disclosure(),
+        )  # fmt: skip
+    except ValidationError:
+        if counted:
+            limits.give_back("post", author.pk)
+        raise
 
 
 @require_safe
 def post_detail(request, pk):
-    """A post's permanent address: the thread page that holds it, scrolled to it."""
-    visible = Post.objects.visible_to(request.user)
-    post = get_object_or_404(visible.select_related("topic"), pk=pk)
-    ahead = visible.for_topic(post.topic).before(post).count()
+    """A post's permanent address: the thread page that holds it (or its tombstone)."""
+    post = get_object_or_404(Post.objects.select_related("topic"), pk=pk)
+    ahead = Post.objects.for_topic(post.topic).before(post).count()
     page = ahead // per_page() + 1
     query = f"?page={page}" if page > 1 else ""
     return redirect(f"{post.topic.get_absolute_url()}{query}#p{post.pk}")
+
+
+# Refusals that are about who is asking, not what they typed.
+FORBIDDEN_CODES = {"suspended", "own_post", "topic_locked"}
+
+
+def refusal_status(form) -> int:
+    errors = form.errors.as_data().get(NON_FIELD_ERRORS, [])
+    codes = {error.code for error in errors}
+    return 403 if codes & FORBIDDEN_CODES else 409 if codes else 200
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def post_report(request, pk):
+    post = get_object_or_404(Post.objects.select_related("topic", "author"), pk=pk)
+    form = ReportForm(request.POST or None)
+    suspension = services.user_suspension(request.user)
+    if form.is_bound and not suspension and form.is_valid():
+        try:
+            limits.take("report", request.user.pk)
+            services.report_create(
+                post=post, reporter=request.user, **form.cleaned_data
+            )
+        except limits.Limited as exc:
+            context = {"post": post, "topic": post.topic, "form": form,
+                       "threshold": settings.STANDPOINT_REPORT_THRESHOLD}  # fmt: skip
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template="forum/report_form.html", context=context,
+            )  # fmt: skip
+        except ValidationError as exc:
+            limits.give_back("report", request.user.pk)
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                "Thank you: your report is with the moderators. The moderation log "
+                "will show what they decide.",
+            )
+            return redirect(post)
+    own = post.author_id == request.user.pk
+    context = {"post": post, "topic": post.topic, "form": form,
+               "suspension": suspension, "own": own,
+               "threshold": settings.STANDPOINT_REPORT_THRESHOLD}  # fmt: skip
+    status = 403 if own or suspension else refusal_status(form)
+    return render(request, "forum/report_form.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def position_propose(request, slug):
+    topic = get_object_or_404(Topic, slug=slug)
+    form = ProposalForm(request.POST or None, topic=topic)
+    suspension = services.user_suspension(request.user)
+    if form.is_bound and not (suspension or topic.is_locked) and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.position_propose(
+                topic=topic, author=request.user, claim=data["claim"],
+                summary=data["summary"], quote=data["quote"], attested=data["attest"],
+                **form.disclosure(),
+            )  # fmt: skip
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request, "Thank you: your proposal is waiting for a moderator."
+            )
+            return redirect("position-propose", slug=topic.slug)
+    proposals = request.user.proposals.filter(topic=topic).select_related("position")
+    context = {"topic": topic, "form": form, "proposals": proposals,
+               "suspension": suspension}  # fmt: skip
+    status = 403 if topic.is_locked or suspension else refusal_status(form)
+    return render(request, "forum/proposal_form.html", context, status=status)
+
+
+@require_safe
+def moderation_log(request):
+    """Every moderator action, newest first: moderation in public."""
+    filters = ModerationLogFilterForm(request.GET)
+    actions = ModerationAction.objects.for_log_page()
+    if filters.is_valid() and filters.cleaned_data["topic"]:
+        actions = actions.for_topic(filters.cleaned_data["topic"])
+    context = {
+        "filters": filters,
+        "page": paginate(actions, request.GET.get("page")),
+        "show_moderators": settings.STANDPOINT_LOG_SHOWS_MODERATORS,
+    }
+    status = 200 if filters.is_valid() else 400
+    return render(request, "forum/moderation_log.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -157,15 +285,56 @@ def signup(request):
     ):
         next_url = ""
     form = SignupForm(request.POST or None)
+    context = {"form": form, "next": next_url}
     if form.is_bound and form.is_valid():
+        try:
+            limits.take("signup", limits.client_address(request))
+        except limits.Limited as exc:
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template="registration/signup.html", context=context,
+            )  # fmt: skip
         user = services.user_signup(
             username=form.cleaned_data["username"],
             password=form.cleaned_data["password1"],
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(next_url or "topic-list")
-    context = {"form": form, "next": next_url}
     return render(request, "registration/signup.html", context)
+
+
+class LoginView(auth_views.LoginView):
+    """Sign-in with a cool-off after repeated failures for one username from one address.
+
+    Keyed on the pair: failures from one address cannot lock anyone out elsewhere.
+    """
+
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        try:
+            limits.check("login", *self.attempt())
+        except limits.Limited as exc:
+            # Unbound: validating would check the password during the cool-off.
+            username = request.POST.get("username", "")
+            form = self.get_form_class()(request, initial={"username": username})
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template=self.template_name, context=self.get_context_data(form=form),
+            )  # fmt: skip
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        limits.record("login", *self.attempt())
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        limits.clear("login", *self.attempt())
+        return super().form_valid(form)
+
+    def attempt(self) -> tuple[str, str]:
+        username = self.request.POST.get("username", "")[:150].casefold()
+        return username, limits.client_address(self.request)
 
 
 @require_safe

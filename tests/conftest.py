@@ -11,6 +11,8 @@ import urllib.request
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
 
 from forum import services
 from forum.models import Party, Position
@@ -22,6 +24,28 @@ from .factories import make_topic, make_user
 def _empty_cache():
     """Cached pages must not leak from one test into the next."""
     cache.clear()
+
+
+class CsrfClient(Client):
+    """A client held to CSRF like a browser: each POST carries the token its pages set."""
+
+    def __init__(self, **kwargs):
+        super().__init__(enforce_csrf_checks=True, **kwargs)
+
+    def post(self, path, data=None, **extra):
+        if "csrftoken" not in self.cookies:
+            self.get(path)  # the form page a browser would have shown first
+        if "csrftoken" not in self.cookies:
+            self.get(reverse("login"))
+        token = self.cookies["csrftoken"].value
+        return super().post(
+            path, {"csrfmiddlewaretoken": token, **(data or {})}, **extra
+        )
+
+
+@pytest.fixture
+def csrf_client(db):
+    return CsrfClient()
 
 
 @pytest.fixture

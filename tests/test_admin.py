@@ -5,7 +5,7 @@ from django.test import Client
 from pytest_django.asserts import assertContains, assertRedirects
 
 from forum import services
-from forum.models import Post, PostStatus, Topic
+from forum.models import ModerationAction, Post, PostStatus, Topic
 
 from .browser_form import form_values
 from .factories import make_post, make_topic, make_user, stance
@@ -57,7 +57,10 @@ def moderated(db):
         "elsewhere": make_post(topic=other, author=grace, body="Signatories agree."),
     }
     services.posts_set_status(
-        posts=Post.objects.filter(pk=posts["hidden"].pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=posts["hidden"].pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
     return topic, other, posts
 
@@ -132,13 +135,17 @@ def test_post_changelist_filters_and_searches(staff, moderated, query, expected)
     assert listed(response) == {posts[name].pk for name in expected}
 
 
-def test_hide_posts_action_hides_only_the_selected_posts(staff, moderated):
+def test_hide_posts_action_asks_for_a_reason_then_hides_only_the_selected(
+    staff, moderated
+):
     topic, _, posts = moderated
     chosen = [posts["plain"].pk, posts["hidden"].pk]
+    action = {"action": "hide_posts", "_selected_action": chosen}
 
-    response = staff.post(
-        "/admin/forum/post/", {"action": "hide_posts", "_selected_action": chosen}
-    )
+    asked = staff.post("/admin/forum/post/", {**action, "index": 0})
+    assertContains(asked, "Public reason")
+    assert Post.objects.get(pk=posts["plain"].pk).status == PostStatus.PUBLISHED
+    response = staff.post("/admin/forum/post/", {**action, "reason": "Advertising."})
 
     assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
     statuses = dict(Post.objects.values_list("pk", "status"))
@@ -148,8 +155,23 @@ def test_hide_posts_action_hides_only_the_selected_posts(staff, moderated):
         posts["hidden"].pk: "hidden",
         posts["elsewhere"].pk: "published",
     }
+    assert Post.objects.get(pk=posts["plain"].pk).hidden_reason == "Advertising."
     assertContains(staff.get("/admin/forum/post/"), "1 post(s) hidden.")
-    assert Client().get(f"/p/{posts['plain'].pk}/").status_code == 404
+    assertContains(
+        Client().get(f"/t/{topic.slug}/"), "Hidden by moderators: Advertising."
+    )
+
+
+def test_hide_posts_action_without_a_reason_asks_again_and_changes_nothing(
+    staff, moderated
+):
+    _, _, posts = moderated
+    action = {"action": "hide_posts", "_selected_action": [posts["plain"].pk]}
+
+    response = staff.post("/admin/forum/post/", {**action, "reason": "  "})
+
+    assertContains(response, "Give a reason: the public moderation log shows it.")
+    assert Post.objects.get(pk=posts["plain"].pk).status == PostStatus.PUBLISHED
 
 
 def test_restore_posts_action_publishes_the_selected_posts(staff, moderated):
@@ -157,11 +179,13 @@ def test_restore_posts_action_publishes_the_selected_posts(staff, moderated):
 
     response = staff.post(
         "/admin/forum/post/",
-        {"action": "restore_posts", "_selected_action": [posts["hidden"].pk]},
-    )
+        {"action": "restore_posts", "_selected_action": [posts["hidden"].pk],
+         "reason": "Not spam after all."},
+    )  # fmt: skip
 
     assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
-    assert Post.objects.get(pk=posts["hidden"].pk).status == PostStatus.PUBLISHED
+    restored = Post.objects.get(pk=posts["hidden"].pk)
+    assert (restored.status, restored.hidden_reason) == (PostStatus.PUBLISHED, "")
     assertContains(staff.get("/admin/forum/post/"), "1 post(s) restored.")
 
 
@@ -245,7 +269,7 @@ def test_post_change_form_applies_the_reply_rules(
     assert Post.objects.get(pk=post.pk).edited is None
 
 
-def test_post_change_form_saves_stances_parties_tags_and_status(staff, moderated):
+def test_post_change_form_saves_stances_parties_and_tags(staff, moderated):
     _, _, posts = moderated
     post = posts["plain"]
     url = f"/admin/forum/post/{post.pk}/change/"
@@ -256,7 +280,6 @@ def test_post_change_form_saves_stances_parties_tags_and_status(staff, moderated
         "conflict": "declared",
         "conflict_parties": ["us-government"],
         "conflict_details": "I worked for the agency.",
-        "status": "hidden",
     }
 
     response = staff.post(url, change_form_data(staff.get(url), **changes))
@@ -275,7 +298,7 @@ def test_post_change_form_saves_stances_parties_tags_and_status(staff, moderated
         "declared",
         "I worked for the agency.",
     )
-    assert post.status == PostStatus.HIDDEN
+    assert post.status == PostStatus.PUBLISHED
     assert post.body_html == "<p>Defenders lose <strong>tools</strong>.</p>\n"
     assert post.edited is not None
 
@@ -296,7 +319,8 @@ def test_topic_actions_set_lock_and_pin(staff, action, field, before, after):
     chosen, untouched = make_topic(**{field: before}), make_topic(**{field: before})
 
     response = staff.post(
-        "/admin/forum/topic/", {"action": action, "_selected_action": [chosen.pk]}
+        "/admin/forum/topic/",
+        {"action": action, "_selected_action": [chosen.pk], "reason": "Because."},
     )
 
     assertRedirects(response, "/admin/forum/topic/", fetch_redirect_response=False)
@@ -306,7 +330,8 @@ def test_topic_actions_set_lock_and_pin(staff, action, field, before, after):
 
 def test_locked_by_the_admin_a_topic_takes_no_replies(staff, topic):
     staff.post(
-        "/admin/forum/topic/", {"action": "lock_topics", "_selected_action": [topic.pk]}
+        "/admin/forum/topic/",
+        {"action": "lock_topics", "_selected_action": [topic.pk], "reason": "Done."},
     )
     writer = make_user()
     staff.force_login(writer)
@@ -415,7 +440,10 @@ def test_reply_to_a_hidden_post_can_still_be_moderated(staff, moderated):
     topic, _, posts = moderated
     reply = make_post(topic=topic, parent=posts["plain"], body="Agreed.")
     services.posts_set_status(
-        posts=Post.objects.filter(pk=posts["plain"].pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=posts["plain"].pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
     url = f"/admin/forum/post/{reply.pk}/change/"
 
@@ -427,17 +455,21 @@ def test_reply_to_a_hidden_post_can_still_be_moderated(staff, moderated):
     assert reply.parent_id == posts["plain"].pk
 
 
-def test_hiding_from_the_change_form_is_not_an_edit(staff, moderated):
+def test_change_forms_cannot_hide_lock_or_pin_without_a_logged_reason(staff, moderated):
     topic, _, posts = moderated
-    url = f"/admin/forum/post/{posts['plain'].pk}/change/"
-    replies_before = Topic.objects.get(pk=topic.pk).reply_count
+    post_url = f"/admin/forum/post/{posts['plain'].pk}/change/"
+    topic_url = f"/admin/forum/topic/{topic.pk}/change/"
 
-    staff.post(url, change_form_data(staff.get(url), status="hidden"))
+    staff.post(post_url, change_form_data(staff.get(post_url), status="hidden"))
+    staff.post(
+        topic_url,
+        change_form_data(staff.get(topic_url), is_locked="on", is_pinned="on"),
+    )
 
-    post = Post.objects.get(pk=posts["plain"].pk)
-    assert post.status == PostStatus.HIDDEN
-    assert post.edited is None  # no "edited" badge for a moderator's hide
-    assert Topic.objects.get(pk=topic.pk).reply_count == replies_before - 1
+    assert Post.objects.get(pk=posts["plain"].pk).status == PostStatus.PUBLISHED
+    topic.refresh_from_db()
+    assert (topic.is_locked, topic.is_pinned) == (False, False)
+    assert not ModerationAction.objects.exclude(action="hide").exists()
 
 
 def test_party_named_in_a_declared_conflict_cannot_be_deleted(staff, topic):

@@ -71,13 +71,14 @@ def test_moderator_actions_in_the_admin_invalidate_the_cached_thread(
 
     admin_client.post(
         "/admin/forum/post/",
-        {"action": "hide_posts", "_selected_action": [post.pk]},
+        {"action": "hide_posts", "_selected_action": [post.pk], "reason": "Spam."},
     )
     assert b"The first reply." not in client.get(thread).content
+    assert b"Hidden by moderators: Spam." in client.get(thread).content
 
     admin_client.post(
         "/admin/forum/topic/",
-        {"action": "lock_topics", "_selected_action": [topic.pk]},
+        {"action": "lock_topics", "_selected_action": [topic.pk], "reason": "Done."},
     )
     assert b"This topic is locked" in client.get(thread).content
 
@@ -164,7 +165,9 @@ def test_hidden_post_status_change_outside_services_waits_for_the_stamp(
 ):
     """Only writes through services move the stamp: the reason they are the only writers."""
     client.get(thread)
-    Post.objects.filter(topic=topic).update(status=PostStatus.HIDDEN)
+    Post.objects.filter(topic=topic).update(
+        status=PostStatus.HIDDEN, hidden_reason="Spam."
+    )
     assert b"The first reply." in client.get(thread).content
 
     services.topics_refresh(topic_ids=[topic.pk])

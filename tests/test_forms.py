@@ -146,7 +146,10 @@ def test_reply_to_a_post_of_another_topic_is_rejected(topic, other_topic):
 def test_reply_to_a_hidden_post_is_rejected(topic):
     hidden = make_post(topic=topic)
     services.posts_set_status(
-        posts=Post.objects.filter(pk=hidden.pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=hidden.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
 
     form = PostForm(form_data(parent=str(hidden.pk)), topic=topic)

@@ -212,7 +212,7 @@ ACCEPTED_POSTS = {
     "pay expected": {"paid": "expected", "paid_by": "Acme"},
     "conflict declared": {"conflict": "declared", "conflict_details": "I work there."},
     "body at the limit": {"body": "x" * 20_000},
-    "hidden": {"status": "hidden"},
+    "hidden": {"status": "hidden", "hidden_reason": "Spam."},
 }
 
 
@@ -569,7 +569,9 @@ def test_topic_maker_party_comes_from_its_own_disclosure():
 def test_hidden_posts_are_visible_to_staff_only(topic, moderator):
     shown = make_post(topic=topic)
     hidden = make_post(topic=topic)
-    Post.objects.filter(pk=hidden.pk).update(status=PostStatus.HIDDEN)
+    Post.objects.filter(pk=hidden.pk).update(
+        status=PostStatus.HIDDEN, hidden_reason="Spam."
+    )
 
     assert list(Post.objects.visible_to(make_user())) == [shown]
     assert list(Post.objects.visible_to(moderator)) == [shown, hidden]

@@ -5,6 +5,7 @@ clients post at once through two worker processes on one SQLite file.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,10 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from django.conf import settings
+
+from .conftest import serve, site_database
 
 SLUG = "us-export-controls-frontier-ai"
 
@@ -110,9 +114,19 @@ def post_reply(base: str, session: list[str], body: str) -> int:
         return exc.code
 
 
-def test_fifty_clients_posting_at_once_through_two_workers_lose_nothing(site):
+@pytest.fixture(scope="module")
+def unthrottled_site(tmp_path_factory):
+    """A served site without the per-user posting limit: this measures lost writes."""
+    tmp = tmp_path_factory.mktemp("unthrottled")
+    with site_database(tmp) as database_url:
+        yield from serve(tmp, database_url, env={"RATE_LIMIT_POST": "off"})
+
+
+def test_fifty_clients_posting_at_once_through_two_workers_lose_nothing(
+    unthrottled_site,
+):
     """Every acknowledged reply is stored once, and the stored counts agree."""
-    base, env = site
+    base, env = unthrottled_site
     sessions = json.loads(manage(env, "shell", "-c", MAKE_SESSIONS % CLIENTS))
     jobs = [
         (sessions[n], f"Concurrent reply {n}-{i}.")
@@ -132,3 +146,19 @@ def test_fifty_clients_posting_at_once_through_two_workers_lose_nothing(site):
     assert sorted(bodies) == sorted(acknowledged)  # none lost, none doubled
     assert stored["reply_count"] == len(stored["bodies"])
     assert stored["supports"] == len(bodies)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="needs a cache shared by the workers"
+)
+def test_posting_limit_holds_across_workers_sharing_a_redis_cache(site):
+    """A second reply within ten seconds is refused whichever worker takes it."""
+    base, env = site
+    sessions = json.loads(manage(env, "shell", "-c", MAKE_SESSIONS % 8))
+    jobs = [(session, f"Quick reply {n}-{i}.") for n, session in enumerate(sessions)
+            for i in range(2)]  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda job: post_reply(base, *job), jobs))
+
+    assert sorted(statuses) == [302] * 8 + [429] * 8

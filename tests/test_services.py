@@ -5,7 +5,7 @@ from django.utils import timezone
 from taggit.models import Tag
 
 from forum import services
-from forum.models import Post, PostStatus, Topic
+from forum.models import ModerationAction, Post, PostStatus, Topic
 
 from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user, stance
 
@@ -229,7 +229,12 @@ def test_validate_parent_rejects_another_topics_post(topic):
 @pytest.mark.django_db
 def test_validate_parent_rejects_a_hidden_post(topic):
     parent = make_post(topic=topic)
-    services.posts_set_status(posts=Post.objects.all(), status=PostStatus.HIDDEN)
+    services.posts_set_status(
+        posts=Post.objects.all(),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
+    )
     parent.refresh_from_db()
 
     with pytest.raises(ValidationError) as excinfo:
@@ -370,7 +375,12 @@ def test_post_create_breaking_a_rule_stores_nothing(topic, changes, codes):
 @pytest.mark.django_db
 def test_post_create_rejects_a_reply_to_a_hidden_post(topic):
     parent = make_post(topic=topic)
-    services.posts_set_status(posts=Post.objects.all(), status=PostStatus.HIDDEN)
+    services.posts_set_status(
+        posts=Post.objects.all(),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
+    )
     parent.refresh_from_db()
 
     with pytest.raises(ValidationError) as excinfo:
@@ -422,16 +432,27 @@ def test_posts_set_status_hides_and_restores_only_what_changes(topic):
 
     assert (
         services.posts_set_status(
-            posts=Post.objects.filter(pk=first.pk), status=PostStatus.HIDDEN
+            posts=Post.objects.filter(pk=first.pk),
+            status=PostStatus.HIDDEN,
+            actor=None,
+            reason="Test reason.",
         )
         == 1
     )
-    assert services.posts_set_status(posts=Post.objects.all(), status="hidden") == 1
+    assert (
+        services.posts_set_status(
+            posts=Post.objects.all(), status="hidden", actor=None, reason="Test reason."
+        )
+        == 1
+    )
     assert not Post.objects.published().exists()
 
     assert (
         services.posts_set_status(
-            posts=Post.objects.filter(pk=second.pk), status=PostStatus.PUBLISHED
+            posts=Post.objects.filter(pk=second.pk),
+            status=PostStatus.PUBLISHED,
+            actor=None,
+            reason="Test reason.",
         )
         == 1
     )
@@ -439,35 +460,85 @@ def test_posts_set_status_hides_and_restores_only_what_changes(topic):
 
 
 @pytest.mark.django_db
-def test_topics_set_flags_locks_and_pins(topic):
+def test_topics_set_flag_locks_and_pins_logging_each_change(topic, moderator):
     other = make_topic()
+    for flag in ("is_locked", "is_pinned"):
+        count = services.topics_set_flag(
+            topics=Topic.objects.filter(pk=topic.pk), flag=flag, value=True,
+            actor=moderator, reason="Heated.",
+        )  # fmt: skip
+        assert count == 1
 
-    count = services.topics_set_flags(
-        topics=Topic.objects.filter(pk=topic.pk), is_locked=True, is_pinned=True
-    )
-
-    assert count == 1
     topic.refresh_from_db()
     other.refresh_from_db()
     assert (topic.is_locked, topic.is_pinned) == (True, True)
     assert (other.is_locked, other.is_pinned) == (False, False)
     assert list(Topic.objects.all()) == [topic, other]  # Pinned first.
+    log = ModerationAction.objects.order_by("id")
+    assert [(a.action, a.topic, a.actor, a.reason) for a in log] == [
+        ("lock", topic, moderator, "Heated."),
+        ("pin", topic, moderator, "Heated."),
+    ]
+
+
+@pytest.mark.django_db
+def test_topics_set_flag_logs_nothing_for_topics_already_so(topic, moderator):
+    topics = Topic.objects.filter(pk=topic.pk)
+    services.topics_set_flag(
+        topics=topics, flag="is_locked", value=True, actor=moderator, reason="One."
+    )
+
+    count = services.topics_set_flag(
+        topics=topics, flag="is_locked", value=True, actor=moderator, reason="Two."
+    )
+
+    assert count == 0
+    assert list(ModerationAction.objects.values_list("reason", flat=True)) == ["One."]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "flags", [{}, {"title": "Renamed"}, {"is_locked": True, "slug": "x"}]
+    "flag, value", [("title", True), ("is_locked", "yes"), ("slug", False)]
 )
-def test_topics_set_flags_refuses_anything_but_lock_and_pin(topic, flags):
+def test_topics_set_flag_refuses_anything_but_lock_and_pin(
+    topic, moderator, flag, value
+):
     title = topic.title
 
-    with pytest.raises(
-        ValueError, match=r"Only \['is_locked', 'is_pinned'\] can be set"
-    ):
-        services.topics_set_flags(topics=Topic.objects.all(), **flags)
+    with pytest.raises(KeyError):
+        services.topics_set_flag(
+            topics=Topic.objects.all(), flag=flag, value=value, actor=moderator,
+            reason="Because.",
+        )  # fmt: skip
 
     topic.refresh_from_db()
     assert (topic.title, topic.is_locked) == (title, False)
+    assert not ModerationAction.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reason", ["", "   \n", "x" * 1001, "nul\x00byte"])
+def test_moderation_services_refuse_a_missing_or_bad_reason(topic, moderator, reason):
+    post = make_post(topic=topic)
+
+    with pytest.raises(ValidationError) as hide:
+        services.posts_set_status(
+            posts=Post.objects.all(), status="hidden", actor=moderator, reason=reason
+        )
+    with pytest.raises(ValidationError) as lock:
+        services.topics_set_flag(
+            topics=Topic.objects.all(), flag="is_locked", value=True,
+            actor=moderator, reason=reason,
+        )  # fmt: skip
+
+    for raised in (hide, lock):
+        assert raised.value.error_dict["reason"][0].code in {
+            "reason_required", "reason_invalid",
+        }  # fmt: skip
+    post.refresh_from_db()
+    topic.refresh_from_db()
+    assert (post.status, topic.is_locked) == ("published", False)
+    assert not ModerationAction.objects.exists()
 
 
 @pytest.mark.django_db
@@ -550,7 +621,10 @@ def test_stored_counts_follow_replies_hiding_restoring_and_edits(topic):
     )
 
     services.posts_set_status(
-        posts=Post.objects.filter(pk=second.pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=second.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
     assert stored(topic) == (
         1,
@@ -558,7 +632,10 @@ def test_stored_counts_follow_replies_hiding_restoring_and_edits(topic):
     )
 
     services.posts_set_status(
-        posts=Post.objects.filter(pk=second.pk), status=PostStatus.PUBLISHED
+        posts=Post.objects.filter(pk=second.pk),
+        status=PostStatus.PUBLISHED,
+        actor=None,
+        reason="Test reason.",
     )
     services.post_update(
         post=first,
@@ -585,10 +662,19 @@ def test_every_write_marks_the_topic_changed(topic):
     post = make_post(topic=topic)
     assert moved()
     services.posts_set_status(
-        posts=Post.objects.filter(pk=post.pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=post.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
     assert moved()
-    services.topics_set_flags(topics=Topic.objects.filter(pk=topic.pk), is_locked=True)
+    services.topics_set_flag(
+        topics=Topic.objects.filter(pk=topic.pk),
+        flag="is_locked",
+        value=True,
+        actor=None,
+        reason="Test reason.",
+    )
     assert moved()
     services.topics_refresh(topic_ids=[topic.pk])
     assert moved()

@@ -150,7 +150,10 @@ def test_topic_list_shows_published_reply_count_and_counts_per_position(client, 
     )
     hidden = make_post(topic=topic, stances=[stance(topic, NOT_ENDANGERS)])
     services.posts_set_status(
-        posts=Post.objects.filter(pk=hidden.pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=hidden.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
     elsewhere = make_topic()
     make_post(topic=elsewhere, stances=[stance(elsewhere, JUSTIFIED)])
@@ -224,7 +227,10 @@ def test_thread_positions_panel_shows_claim_quote_and_published_counts(client, t
     make_post(topic=topic, stances=[stance(topic, ENDANGERS)])
     hidden = make_post(topic=topic, stances=[stance(topic, NOT_JUSTIFIED)])
     services.posts_set_status(
-        posts=Post.objects.filter(pk=hidden.pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=hidden.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
 
     response = client.get(f"/t/{topic.slug}/")
@@ -235,7 +241,8 @@ def test_thread_positions_panel_shows_claim_quote_and_published_counts(client, t
     assert squash(panel) == (
         "Positions in this debate "
         "The ban endangers defenders 2 support 0 oppose "
-        "The ban is justified “The government says the models are a risk.” 1 supports 0 oppose"
+        "The ban is justified “The government says the models are a risk.” 1 supports 0 oppose "
+        "Propose another position"
     )
     assert f'href="?stance={NOT_JUSTIFIED}"' in panel
 
@@ -495,13 +502,16 @@ def thread_with_hidden_post(settings, topic):
     )
     last = make_post(topic=topic, stances=[stance(topic, ENDANGERS)])
     services.posts_set_status(
-        posts=Post.objects.filter(pk=hidden.pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=hidden.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
     return shown, hidden, last
 
 
 @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "reader"])
-def test_hidden_post_vanishes_from_thread_counts_and_permalink(
+def test_hidden_post_leaves_a_tombstone_and_the_counts(
     client, user, topic, thread_with_hidden_post, signed_in
 ):
     shown, hidden, last = thread_with_hidden_post
@@ -510,9 +520,12 @@ def test_hidden_post_vanishes_from_thread_counts_and_permalink(
 
     thread = client.get(f"/t/{topic.slug}/")
 
-    assert shown_post_ids(thread) == [shown.pk, last.pk]
+    assert shown_post_ids(thread) == [shown.pk, hidden.pk]
     assertNotContains(thread, "Spam, spam.")
-    assertContains(thread, "2 replies.")
+    assert squash(post_block(thread, hidden)) == (
+        f"#{hidden.pk} Hidden by moderators: Test reason."
+    )
+    assertContains(thread, "2 replies, and 1 hidden by moderators")
     assertContains(
         thread,
         f'<a class="count opposes" href="?stance={NOT_JUSTIFIED}">0 oppose</a>',
@@ -521,13 +534,31 @@ def test_hidden_post_vanishes_from_thread_counts_and_permalink(
     assertContains(
         client.get("/"), '<span class="reply-count">2 replies</span>', html=True
     )
-    assert client.get(f"/p/{hidden.pk}/").status_code == 404
-    # The hidden post no longer pushes `last` to page 2.
+    # The permalink finds the tombstone; the tombstone keeps `last` on page 2.
     assertRedirects(
-        client.get(f"/p/{last.pk}/"),
-        f"/t/{topic.slug}/#p{last.pk}",
+        client.get(f"/p/{hidden.pk}/"),
+        f"/t/{topic.slug}/#p{hidden.pk}",
         fetch_redirect_response=False,
     )
+    assertRedirects(
+        client.get(f"/p/{last.pk}/"),
+        f"/t/{topic.slug}/?page=2#p{last.pk}",
+        fetch_redirect_response=False,
+    )
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "reader"])
+def test_filtered_thread_leaves_hidden_posts_out(
+    client, user, topic, thread_with_hidden_post, signed_in
+):
+    shown, hidden, last = thread_with_hidden_post
+    if signed_in:
+        client.force_login(user)
+
+    thread = client.get(f"/t/{topic.slug}/?stance={NOT_JUSTIFIED}")
+
+    assert shown_post_ids(thread) == []
+    assertContains(thread, "0 replies match these filters.")
 
 
 def test_staff_see_hidden_post_marked_and_reach_its_permalink(
@@ -538,7 +569,10 @@ def test_staff_see_hidden_post_marked_and_reach_its_permalink(
     thread = staff_client.get(f"/t/{topic.slug}/")
 
     assert shown_post_ids(thread) == [shown.pk, hidden.pk]
-    assert "Hidden by moderators (visible to staff only)" in post_block(thread, hidden)
+    assert "Hidden by moderators (visible to staff only): Test reason." in (
+        post_block(thread, hidden)
+    )
+    assert "Spam, spam." in post_block(thread, hidden)
     assertRedirects(
         staff_client.get(f"/p/{hidden.pk}/"),
         f"/t/{topic.slug}/#p{hidden.pk}",
@@ -756,7 +790,10 @@ REJECTED_PARENTS = {
 def _hidden_post_id(topic) -> str:
     post = make_post(topic=topic)
     services.posts_set_status(
-        posts=Post.objects.filter(pk=post.pk), status=PostStatus.HIDDEN
+        posts=Post.objects.filter(pk=post.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Test reason.",
     )
     return str(post.pk)
 
@@ -860,7 +897,13 @@ def test_locked_topic_refuses_reply_stores_nothing_and_keeps_text(poster, db):
 
 def test_topic_locked_between_form_and_submit_refuses_reply(poster, topic):
     assert poster.get(reply_url(topic)).status_code == 200
-    services.topics_set_flags(topics=Topic.objects.filter(pk=topic.pk), is_locked=True)
+    services.topics_set_flag(
+        topics=Topic.objects.filter(pk=topic.pk),
+        flag="is_locked",
+        value=True,
+        actor=None,
+        reason="Test reason.",
+    )
 
     response = poster.post(reply_url(topic), reply_data())
 
@@ -876,9 +919,10 @@ def test_topic_locked_while_the_reply_is_checked_refuses_it(poster, topic, monke
     original_clean = PostForm.clean
 
     def clean_then_lock(form):
-        services.topics_set_flags(
-            topics=Topic.objects.filter(pk=topic.pk), is_locked=True
-        )
+        services.topics_set_flag(
+            topics=Topic.objects.filter(pk=topic.pk), flag="is_locked", value=True,
+            actor=None, reason="Test reason.",
+        )  # fmt: skip
         return original_clean(form)
 
     monkeypatch.setattr(PostForm, "clean", clean_then_lock)
