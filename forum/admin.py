@@ -380,11 +380,11 @@ class ReportInline(admin.TabularInline):
 class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     """Posts with reports, open ones first, each with its text, disclosure and reasons."""
 
-    list_display = ["post_and_disclosure", "open_reports", "reasons", "topic", "author",
-                    "status", "latest_report"]  # fmt: skip
+    list_display = ["id", "post_and_disclosure", "open_reports", "reasons", "topic",
+                    "author", "status", "latest_report"]  # fmt: skip
     list_filter = ["status", "topic"]
     search_fields = ["body", "author__username"]
-    fields = ["topic", "author", "status", "hidden_reason", "disclosure", "body_html",
+    fields = ["topic", "author", "status", "hidden_reason", "disclosure", "text",
               "created"]  # fmt: skip
     readonly_fields = [*fields]
     inlines = [ReportInline]
@@ -408,8 +408,11 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
                 "conflict_parties",
                 "topic__parties",
             )
-            .order_by("-open_count", "-latest")
         )
+
+    def get_ordering(self, request):
+        # Open reports first; the changelist would put the model's ordering first.
+        return ["-open_count", "-latest"]
 
     @admin.display(description="post")
     def post_and_disclosure(self, post):
@@ -420,6 +423,11 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     @admin.display(description="disclosure")
     def disclosure(self, post):
         return disclosure_html(post)
+
+    @admin.display(description="text")
+    def text(self, post):
+        # body_html was sanitised when the post was saved (forum.markup).
+        return mark_safe(post.body_html)
 
     @admin.display(description="open reports", ordering="open_count")
     def open_reports(self, post):
@@ -484,14 +492,14 @@ class SuspensionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("username") and cleaned.get("until"):
-            check(
-                self,
-                services.validate_suspension,
-                user=cleaned["username"],
-                until=cleaned["until"],
-            )
-        if "user" in self.errors:  # the service names the field "user"
-            self.add_error("username", self.errors.pop("user"))
+            try:
+                services.validate_suspension(
+                    user=cleaned["username"], until=cleaned["until"]
+                )
+            except ValidationError as exc:
+                for name, errors in exc.error_dict.items():
+                    # The service names the user; this form asks for a username.
+                    self.add_error("username" if name == "user" else name, errors)
         return cleaned
 
 
@@ -551,15 +559,15 @@ class PositionProposalAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     actions = ["approve_proposals", "reject_proposals"]
 
     def get_queryset(self, request):
-        pending_first = Case(
-            When(status=ProposalStatus.PENDING, then=Value(0)), default=Value(1)
-        )
         return (
             super()
             .get_queryset(request)
             .prefetch_related("conflict_parties", "topic__parties")
-            .order_by(pending_first, "-created")
         )
+
+    def get_ordering(self, request):
+        pending = When(status=ProposalStatus.PENDING, then=Value(0))
+        return [Case(pending, default=Value(1)).asc(), "-created"]
 
     @admin.display(description="disclosure")
     def disclosure(self, proposal):

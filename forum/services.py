@@ -500,7 +500,8 @@ def user_suspension(user: AbstractBaseUser) -> Suspension | None:
 def suspension_message(suspension: Suspension) -> str:
     return (
         f"Your account is suspended from posting and reporting until "
-        f"{suspension.until:%d %B %Y, %H:%M} UTC. Moderators gave this reason: "
+        f"{suspension.until.day} {suspension.until:%B %Y, %H:%M} UTC. "
+        f"Moderators gave this reason: "
         f"{suspension.reason}"
     )
 
@@ -843,7 +844,10 @@ def topic_create_from_article(*, article: ArticleData) -> SeedResult:
             },  # fmt: skip
         )
         position_sync_stances(position=position)
-    stale = topic.positions.exclude(slug__in=[p.slug for p in article.positions])
+    # Positions readers proposed were never in the file: only moderators remove them.
+    stale = topic.positions.filter(proposal__isnull=True).exclude(
+        slug__in=[p.slug for p in article.positions]
+    )
     _delete_unused(stale, "stances__post_links", result)
 
     conflict_parties = [parties[slug] for slug in article.conflict_party_slugs]

@@ -150,10 +150,8 @@ def post_create(request, slug):
     context["locked"] = topic.is_locked or form.has_error(
         NON_FIELD_ERRORS, "topic_locked"
     )
-    blocked = context["locked"] or suspension
-    return render(
-        request, "forum/post_form.html", context, status=403 if blocked else 200
-    )
+    status = 403 if context["locked"] or suspension else refusal_status(form)
+    return render(request, "forum/post_form.html", context, status=status)
 
 
 def publish(request, topic: Topic, form: PostForm) -> Post:

@@ -7,9 +7,10 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from forum.models import Party, Position, Stance, Topic
+from forum import services
+from forum.models import Party, Position, PositionProposal, Stance, Topic
 
-from .factories import make_post, stance
+from .factories import HUMAN_DISCLOSURE, make_post, stance
 
 SEED = Path(settings.BASE_DIR) / "seeds" / "us-export-controls-frontier-ai.toml"
 SHARED_ARTICLE = (
@@ -333,6 +334,28 @@ def test_position_dropped_from_the_seed_is_deleted_unless_a_post_takes_its_side(
         "  kept “Export rules cannot stop those best placed to abuse a powerful "
         "model”: posts still refer to it\n"
     )
+
+
+@pytest.mark.django_db
+def test_reseeding_keeps_positions_readers_proposed_and_moderators_approved(
+    seed_copy, user, moderator
+):
+    seed(seed_copy)
+    topic = Topic.objects.get()
+    proposal = services.position_propose(
+        topic=topic, author=user, claim="Defenders should get licensed access",
+        attested=True, **HUMAN_DISCLOSURE,
+    )  # fmt: skip
+    services.proposals_decide(
+        proposals=PositionProposal.objects.filter(pk=proposal.pk),
+        approve=True, actor=moderator, reason="The debate lacks it.",
+    )  # fmt: skip
+
+    seed(seed_copy)
+
+    kept = topic.positions.get(claim="Defenders should get licensed access")
+    assert kept.proposed_by == user
+    assert kept.stances.count() == 2
 
 
 @pytest.mark.django_db

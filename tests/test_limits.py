@@ -1,0 +1,589 @@
+"""Flood control, through the front door and on the configured cache (never mocked)."""
+
+import re
+import time
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
+from django.utils.html import strip_tags
+from pytest_django.asserts import assertRedirects
+
+from forum import limits
+from forum.limits import Rate, parse_rates
+from forum.models import Post, Report
+
+from .browser_form import form_values
+from .conftest import CsrfClient
+from .factories import PASSWORD, make_post, make_user
+
+ENDANGERS = "supports-ban-endangers-defenders"
+NOT_JUSTIFIED = "opposes-ban-is-justified"
+SLOW_DOWN = (
+    "You are going faster than the site allows. Wait {n} second{s} and send it "
+    "again: everything you typed is still here."
+)
+
+
+# Helpers -------------------------------------------------------------------
+
+
+def page(response) -> str:
+    return response.content.decode()
+
+
+def squash(fragment: str) -> str:
+    """The text a reader sees in an HTML fragment, whitespace collapsed."""
+    return " ".join(unescape(strip_tags(fragment)).split())
+
+
+def notices(response) -> list[str]:
+    """The text of each alert notice (slow down, locked, ...) on the page."""
+    found = re.findall(
+        r'<p class="notice[^"]*" role="alert">(.*?)</p>', page(response), re.S
+    )
+    return [squash(notice) for notice in found]
+
+
+def shown_messages(response) -> list[str]:
+    match = re.search(r'<ul class="messages"[^>]*>(.*?)</ul>', page(response), re.S)
+    if not match:
+        return []
+    return [squash(item) for item in re.findall(r"<li[^>]*>(.*?)</li>", match[1], re.S)]
+
+
+def retry_after(response) -> int:
+    """The Retry-After header as whole seconds (it must be an integer)."""
+    value = response["Retry-After"]
+    assert value.isdigit(), value
+    return int(value)
+
+
+def slow_down(seconds: int) -> str:
+    return SLOW_DOWN.format(n=seconds, s="" if seconds == 1 else "s")
+
+
+def form_on_page(response, css_class: str) -> dict[str, list[str]]:
+    """What the browser would send back from the form with `css_class`, blanks dropped."""
+    match = re.search(rf'<form[^>]*class="{css_class}".*?</form>', page(response), re.S)
+    assert match, f"no {css_class} form on the page"
+    return {
+        name: values
+        for name, values in form_values(match.group(0)).items()
+        if values != [""] and name != "csrfmiddlewaretoken"
+    }
+
+
+def as_typed(data: dict) -> dict[str, list[str]]:
+    """`data` as the browser would send it back: lists of non-empty strings."""
+    typed = {}
+    for name, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if values and values != [""]:
+            typed[name] = [str(v) for v in values]
+    return typed
+
+
+def reply_data(**changes):
+    """Every field of the reply form, filled in validly, with `changes` applied."""
+    data = {
+        "body": "Defenders need *these* models.",
+        "stances": [ENDANGERS, NOT_JUSTIFIED],
+        "tags": "open source, exploits",
+        "authorship": "ai_assisted",
+        "ai_model": "Claude",
+        "ai_maker": "Anthropic",
+        "affiliation": "University of Nowhere",
+        "paid": "expected",
+        "paid_by": "A think tank",
+        "conflict": "declared",
+        "conflict_parties": ["anthropic", "us-government"],
+        "conflict_details": "I advise both on export rules.",
+        "attest": "on",
+    }
+    data.update(changes)
+    return {name: value for name, value in data.items() if value is not None}
+
+
+def reply_url(topic) -> str:
+    return f"/t/{topic.slug}/reply/"
+
+
+def signed_in(user) -> CsrfClient:
+    client = CsrfClient()
+    client.force_login(user)
+    return client
+
+
+def set_rate(settings, name: str, text: str) -> None:
+    settings.STANDPOINT_RATE_LIMITS = {**settings.STANDPOINT_RATE_LIMITS, name: text}
+
+
+@pytest.fixture
+def poster(csrf_client, user):
+    csrf_client.force_login(user)
+    return csrf_client
+
+
+# Posting: per-user rates ---------------------------------------------------
+
+
+def test_second_reply_within_ten_seconds_is_429_with_everything_typed_kept(
+    poster, user, topic
+):
+    assert poster.post(reply_url(topic), reply_data(body="First.")).status_code == 302
+    data = reply_data(body="A second thought, typed *carefully*.")
+
+    response = poster.post(reply_url(topic), data)
+
+    assert response.status_code == 429
+    wait = retry_after(response)
+    assert 1 <= wait <= 10
+    assert notices(response) == [slow_down(wait)]
+    assert form_on_page(response, "reply-form") == as_typed(data)
+    assert list(Post.objects.filter(author=user).values_list("body", flat=True)) == [
+        "First."
+    ]
+
+
+def test_reply_is_accepted_once_the_short_window_has_passed(settings, poster, topic):
+    set_rate(settings, "post", "1/1s")
+    poster.post(reply_url(topic), reply_data(body="First."))
+    assert poster.post(reply_url(topic), reply_data(body="Second.")).status_code == 429
+
+    time.sleep(1.1)
+    response = poster.post(reply_url(topic), reply_data(body="Second."))
+
+    second = Post.objects.get(body="Second.")
+    assertRedirects(response, f"/p/{second.pk}/", fetch_redirect_response=False)
+    assert Post.objects.filter(topic=topic).count() == 2
+
+
+def test_hourly_limit_refuses_the_reply_past_the_count_for_about_an_hour(
+    settings, poster, user, topic
+):
+    set_rate(settings, "post", "3/h")
+    for n in range(3):
+        assert (
+            poster.post(reply_url(topic), reply_data(body=f"Reply {n}.")).status_code
+            == 302
+        )
+
+    response = poster.post(reply_url(topic), reply_data(body="One too many."))
+
+    assert response.status_code == 429
+    wait = retry_after(response)
+    assert 3600 - 60 <= wait <= 3600
+    assert notices(response) == [slow_down(wait)]
+    assert Post.objects.filter(author=user).count() == 3
+    assert not Post.objects.filter(body="One too many.").exists()
+
+
+def test_refused_reply_form_does_not_use_up_the_limit(poster, user, topic):
+    invalid = poster.post(reply_url(topic), reply_data(stances=[]))
+    assert invalid.status_code == 200
+    assert not Post.objects.exists()
+
+    response = poster.post(reply_url(topic), reply_data())
+
+    assert response.status_code == 302
+    assert Post.objects.filter(author=user).count() == 1
+
+
+def test_reply_refused_by_the_service_gives_its_count_back(poster, user, topic):
+    """A form that validates but is refused on publishing (a locked topic) is not counted."""
+    topic.is_locked = True
+    topic.save()
+    refused = poster.post(reply_url(topic), reply_data())
+    assert refused.status_code == 403
+    topic.is_locked = False
+    topic.save()
+
+    response = poster.post(reply_url(topic), reply_data())
+
+    assert response.status_code == 302
+    assert Post.objects.filter(author=user).count() == 1
+
+
+def test_moderators_are_exempt_from_the_posting_limits(moderator, topic):
+    client = signed_in(moderator)
+
+    first = client.post(reply_url(topic), reply_data(body="First, from staff."))
+    second = client.post(reply_url(topic), reply_data(body="Second, from staff."))
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert Post.objects.filter(author=moderator).count() == 2
+
+
+def test_the_posting_limit_is_per_user(poster, topic):
+    poster.post(reply_url(topic), reply_data(body="Mine."))
+
+    response = signed_in(make_user()).post(reply_url(topic), reply_data(body="Theirs."))
+
+    assert response.status_code == 302
+    assert Post.objects.filter(topic=topic).count() == 2
+
+
+# Posting: duplicates and double submits -------------------------------------
+
+
+def test_same_body_twice_is_refused_as_a_duplicate_pointing_at_the_first(
+    settings, poster, user, topic
+):
+    set_rate(settings, "post", "off")
+    poster.post(reply_url(topic), reply_data(body="Said once."))
+    first = Post.objects.get(author=user)
+
+    response = poster.post(
+        reply_url(topic), reply_data(body="Said once.", stances=[ENDANGERS])
+    )
+
+    assertRedirects(response, f"/p/{first.pk}/", fetch_redirect_response=False)
+    followed = poster.get(response["Location"], follow=True)
+    assert shown_messages(followed) == [
+        f"You posted this same text at {first.created:%H:%M} UTC (#{first.pk}); "
+        "it was not posted again."
+    ]
+    assert list(Post.objects.values_list("pk", flat=True)) == [first.pk]
+
+
+def test_same_body_from_a_different_user_is_accepted(poster, topic):
+    poster.post(reply_url(topic), reply_data(body="Great minds."))
+
+    response = signed_in(make_user()).post(
+        reply_url(topic), reply_data(body="Great minds.")
+    )
+
+    assert response.status_code == 302
+    assert Post.objects.filter(body="Great minds.").count() == 2
+
+
+def test_same_body_is_accepted_again_after_the_duplicate_window(
+    settings, poster, user, topic
+):
+    set_rate(settings, "post", "off")
+    poster.post(reply_url(topic), reply_data(body="Worth repeating."))
+    first = Post.objects.get(author=user)
+    window = timedelta(seconds=settings.STANDPOINT_DUPLICATE_SECONDS)
+    Post.objects.filter(pk=first.pk).update(
+        created=first.created - window - timedelta(seconds=1)
+    )
+
+    response = poster.post(reply_url(topic), reply_data(body="Worth repeating."))
+
+    second = Post.objects.exclude(pk=first.pk).get(body="Worth repeating.")
+    assertRedirects(response, f"/p/{second.pk}/", fetch_redirect_response=False)
+
+
+def test_duplicate_window_follows_the_setting(settings, poster, user, topic):
+    set_rate(settings, "post", "off")
+    settings.STANDPOINT_DUPLICATE_SECONDS = 1
+    poster.post(reply_url(topic), reply_data(body="Echo."))
+    first = Post.objects.get(author=user)
+    Post.objects.filter(pk=first.pk).update(
+        created=first.created - timedelta(seconds=2)
+    )
+
+    response = poster.post(reply_url(topic), reply_data(body="Echo."))
+
+    assert response.status_code == 302
+    assert Post.objects.filter(body="Echo.").count() == 2
+
+
+def test_double_submitted_reply_creates_one_post_and_both_answers_lead_to_it(
+    poster, user, topic
+):
+    data = reply_data(body="Clicked twice.")
+
+    first = poster.post(reply_url(topic), data)
+    second = poster.post(reply_url(topic), data)
+
+    post = Post.objects.get(author=user)
+    assert Post.objects.count() == 1
+    assertRedirects(first, f"/p/{post.pk}/", fetch_redirect_response=False)
+    assertRedirects(second, f"/p/{post.pk}/", fetch_redirect_response=False)
+
+
+# Reports -------------------------------------------------------------------
+
+
+def report_url(post) -> str:
+    return f"/p/{post.pk}/report/"
+
+
+def test_report_default_rate_is_twenty_a_day(settings):
+    assert settings.STANDPOINT_RATE_LIMITS["report"] == "20/d"
+    assert parse_rates(settings.STANDPOINT_RATE_LIMITS["report"]) == (Rate(20, 86400),)
+
+
+def test_report_past_the_daily_limit_is_429_with_the_note_kept(settings, user, topic):
+    set_rate(settings, "report", "2/d")
+    posts = [make_post(topic=topic, body=f"Post {n}.") for n in range(3)]
+    client = signed_in(user)
+    for post in posts[:2]:
+        response = client.post(report_url(post), {"reason": "spam"})
+        assert response.status_code == 302
+    data = {"reason": "other", "note": "Copies a press release word for word."}
+
+    response = client.post(report_url(posts[2]), data)
+
+    assert response.status_code == 429
+    wait = retry_after(response)
+    assert 86400 - 60 <= wait <= 86400
+    assert notices(response) == [slow_down(wait)]
+    assert form_values(page(response))["reason"] == ["other"]
+    assert form_values(page(response))["note"] == [data["note"]]
+    assert Report.objects.filter(reporter=user).count() == 2
+    assert not Report.objects.filter(post=posts[2]).exists()
+
+
+def test_refused_report_does_not_use_up_the_limit(settings, user, topic):
+    set_rate(settings, "report", "1/d")
+    own = make_post(topic=topic, author=user, body="My own.")
+    other = make_post(topic=topic, body="Someone else's.")
+    client = signed_in(user)
+    assert client.post(report_url(own), {"reason": "spam"}).status_code == 403
+
+    response = client.post(report_url(other), {"reason": "spam"})
+
+    assert response.status_code == 302
+    assert list(Report.objects.values_list("post", flat=True)) == [other.pk]
+
+
+# Signups -------------------------------------------------------------------
+
+
+def signup(n: int, **extra):
+    """Sign up "newcomer<n>" from a fresh browser; `extra` sets REMOTE_ADDR and headers."""
+    data = {"username": f"newcomer{n}", "password1": PASSWORD, "password2": PASSWORD}
+    return CsrfClient().post("/accounts/signup/", data, **extra)
+
+
+def usernames() -> set[str]:
+    return set(get_user_model().objects.values_list("username", flat=True))
+
+
+def test_sixth_signup_from_one_address_is_429_with_the_username_kept(db):
+    for n in range(5):
+        assert signup(n, REMOTE_ADDR="203.0.113.5").status_code == 302
+
+    response = signup(5, REMOTE_ADDR="203.0.113.5")
+
+    assert response.status_code == 429
+    wait = retry_after(response)
+    assert 3600 - 60 <= wait <= 3600
+    assert notices(response) == [
+        f"Too many accounts were created from your address recently. Wait {wait} "
+        "seconds and try again; your username is still below."
+    ]
+    assert form_values(page(response))["username"] == ["newcomer5"]
+    assert usernames() == {f"newcomer{n}" for n in range(5)}
+
+
+def test_signup_limit_is_per_address(db):
+    for n in range(5):
+        signup(n, REMOTE_ADDR="203.0.113.5")
+
+    response = signup(5, REMOTE_ADDR="203.0.113.6")
+
+    assert response.status_code == 302
+    assert "newcomer5" in usernames()
+
+
+def test_signup_ignores_x_forwarded_for_by_default(db):
+    for n in range(5):
+        signup(n, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+
+    response = signup(5, HTTP_X_FORWARDED_FOR="198.51.100.99")
+
+    assert response.status_code == 429
+    assert "newcomer5" not in usernames()
+
+
+def test_signup_behind_a_trusted_proxy_counts_the_forwarded_address(settings, db):
+    settings.STANDPOINT_TRUSTED_PROXIES = ["127.0.0.1"]
+    for n in range(5):
+        assert signup(n, HTTP_X_FORWARDED_FOR="5.6.7.8").status_code == 302
+
+    # The right-most hop the proxy did not vouch for is the client.
+    spoofed = signup(5, HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8")
+    elsewhere = signup(6, HTTP_X_FORWARDED_FOR="5.6.7.8, 1.2.3.4")
+
+    assert spoofed.status_code == 429
+    assert elsewhere.status_code == 302
+    assert usernames() == {f"newcomer{n}" for n in (0, 1, 2, 3, 4, 6)}
+
+
+def address(remote_addr: str, forwarded_for: str | None = None) -> str:
+    headers = {"REMOTE_ADDR": remote_addr}
+    if forwarded_for is not None:
+        headers["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return limits.client_address(RequestFactory().get("/", **headers))
+
+
+def test_client_address_without_trusted_proxies_is_remote_addr(settings):
+    settings.STANDPOINT_TRUSTED_PROXIES = []
+
+    assert address("203.0.113.5", "1.2.3.4") == "203.0.113.5"
+    assert address("10.0.0.1", "1.2.3.4, 10.0.0.2") == "10.0.0.1"
+
+
+def test_client_address_skips_hops_inside_a_trusted_network(settings):
+    settings.STANDPOINT_TRUSTED_PROXIES = ["10.0.0.0/8", "2001:db8::/48"]
+
+    assert address("10.1.2.3", "1.2.3.4, 203.0.113.9, 10.9.9.9") == "203.0.113.9"
+    assert address("2001:db8::1", "2001:db8::2, 2001:db8:ffff::9, 2001:db8::3") == (
+        "2001:db8:ffff::9"
+    )
+    # A client outside the network cannot forward anything.
+    assert address("192.0.2.1", "1.2.3.4") == "192.0.2.1"
+
+
+def test_client_address_stops_at_a_malformed_hop(settings):
+    settings.STANDPOINT_TRUSTED_PROXIES = ["10.0.0.0/8"]
+
+    assert address("10.1.2.3", "1.2.3.4, not-an-address") == "10.1.2.3"
+    assert address("10.1.2.3", "1.2.3.4, 999.1.1.1, 10.0.0.7") == "10.0.0.7"
+    assert address("10.1.2.3", "") == "10.1.2.3"
+    assert address("10.1.2.3") == "10.1.2.3"
+
+
+# Login cool-off ------------------------------------------------------------
+
+
+def sign_in(username: str, password: str, **extra):
+    """A sign-in attempt from a fresh browser; `extra` sets REMOTE_ADDR."""
+    client = CsrfClient()
+    response = client.post(
+        "/accounts/login/", {"username": username, "password": password}, **extra
+    )
+    return client, response
+
+
+def fail(username: str, times: int, **extra) -> None:
+    for _ in range(times):
+        _, response = sign_in(username, "wrong password", **extra)
+        assert response.status_code == 200
+
+
+def test_sixth_sign_in_after_five_failures_waits_even_with_the_right_password(user):
+    fail(user.username, 5)
+
+    client, response = sign_in(user.username, PASSWORD)
+
+    assert response.status_code == 429
+    wait = retry_after(response)
+    assert 15 * 60 - 60 <= wait <= 15 * 60
+    assert notices(response) == [
+        f"Too many failed sign-ins for this username from your address. Wait {wait} "
+        "seconds and try again, or sign in from another network."
+    ]
+    assert form_values(page(response))["username"] == [user.username]
+    assert "_auth_user_id" not in client.session
+
+
+def test_failures_in_any_letter_case_count_against_one_username(user):
+    fail(user.username.upper(), 3)
+    fail(user.username, 2)
+
+    _, response = sign_in(user.username, PASSWORD)
+
+    assert response.status_code == 429
+
+
+def test_cool_off_does_not_lock_the_user_out_from_another_address(user):
+    fail(user.username, 5, REMOTE_ADDR="203.0.113.5")
+
+    client, response = sign_in(user.username, PASSWORD, REMOTE_ADDR="198.51.100.7")
+
+    assertRedirects(response, "/", fetch_redirect_response=False)
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_cool_off_does_not_touch_other_usernames_from_the_same_address(user):
+    other = make_user()
+    fail(user.username, 5)
+
+    client, response = sign_in(other.username, PASSWORD)
+
+    assertRedirects(response, "/", fetch_redirect_response=False)
+    assert client.session["_auth_user_id"] == str(other.pk)
+
+
+def test_successful_sign_in_clears_the_failures(user):
+    fail(user.username, 4)
+    _, response = sign_in(user.username, PASSWORD)
+    assert response.status_code == 302
+    fail(user.username, 4)
+
+    client, response = sign_in(user.username, PASSWORD)
+
+    assertRedirects(response, "/", fetch_redirect_response=False)
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_cool_off_ends_when_its_period_has_passed(settings, user):
+    set_rate(settings, "login", "5/1s")
+    fail(user.username, 5)
+    assert sign_in(user.username, PASSWORD)[1].status_code == 429
+
+    time.sleep(1.1)
+    client, response = sign_in(user.username, PASSWORD)
+
+    assertRedirects(response, "/", fetch_redirect_response=False)
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+# Rates configuration -------------------------------------------------------
+
+
+def test_parse_rates_reads_counts_and_periods():
+    assert parse_rates("1/10s, 30/h") == (Rate(1, 10), Rate(30, 3600))
+    assert parse_rates("5/15m") == (Rate(5, 900),)
+    assert parse_rates("20/d") == (Rate(20, 86400),)
+    assert parse_rates("2/m,7/2h") == (Rate(2, 60), Rate(7, 7200))
+
+
+@pytest.mark.parametrize("text", ["off", "OFF", " off ", "", "   "])
+def test_parse_rates_off_or_empty_means_no_limit(text):
+    assert parse_rates(text) == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["30", "30/hour", "ten/h", "0/h", "1/0s", "-1/h", "1/10x", "1/10s,", "30 per h",
+     "1/10s; 30/h", "1.5/h"],
+)  # fmt: skip
+def test_parse_rates_rejects_malformed_rates(text):
+    with pytest.raises(ImproperlyConfigured, match="is not like “30/h” or “1/10s”"):
+        parse_rates(text)
+
+
+def forum_errors() -> dict[str, str]:
+    return {e.id: e.msg for e in run_checks() if e.id and e.id.startswith("forum.")}
+
+
+def test_check_is_clean_with_the_default_settings(db):
+    assert forum_errors() == {}
+
+
+def test_check_reports_a_bad_rate_as_e001(settings, db):
+    set_rate(settings, "report", "lots/day")
+
+    assert forum_errors() == {
+        "forum.E001": "Rate 'lots/day' is not like “30/h” or “1/10s” (a count, a "
+        "slash, an optional number and one of s, m, h, d)."
+    }
+
+
+def test_check_reports_a_bad_trusted_proxy_as_e002(settings, db):
+    settings.STANDPOINT_TRUSTED_PROXIES = ["10.0.0.0/8", "proxy.example"]
+
+    assert forum_errors() == {
+        "forum.E002": "TRUSTED_PROXIES entry 'proxy.example' is not an address or "
+        "network."
+    }
