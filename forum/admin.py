@@ -391,10 +391,9 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     actions = ["dismiss_reports", "hide_reported_posts", "dispute_disclosures"]
 
     def get_queryset(self, request):
+        # Not super(): it orders by get_ordering(), before these annotations exist.
         return (
-            super()
-            .get_queryset(request)
-            .annotate(
+            self.model._default_manager.annotate(
                 open_count=Count(
                     "reports", filter=Q(reports__status=ReportStatus.OPEN)
                 ),
@@ -408,6 +407,7 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
                 "conflict_parties",
                 "topic__parties",
             )
+            .order_by(*self.get_ordering(request))
         )
 
     def get_ordering(self, request):

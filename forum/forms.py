@@ -271,7 +271,12 @@ class ReportForm(forms.ModelForm):
             "note": "Optional, unless you chose “something else”. Only moderators "
             "see it.",
         }
-        error_messages = {"reason": {"required": "Choose what is wrong with the post."}}
+        error_messages = {
+            "reason": {
+                "required": "Choose what is wrong with the post.",
+                "invalid_choice": "Choose a reason from the list.",
+            }
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -222,6 +222,16 @@ def validate_keywords(*, names: Sequence[str]) -> None:
             )  # fmt: skip
 
 
+def _locked(queryset: QuerySet) -> QuerySet:
+    """The rows of `queryset`, locked for this transaction.
+
+    By primary key: PostgreSQL refuses FOR UPDATE on a query with GROUP BY, as
+    the admin's annotated querysets (the report queue) are.
+    """
+    pks = list(queryset.values_list("pk", flat=True))
+    return queryset.model._default_manager.filter(pk__in=pks).select_for_update()
+
+
 def _raise_unless_attested(attested: bool) -> None:
     if not attested:
         raise ValidationError(
@@ -432,7 +442,7 @@ def topics_set_flag(
     kind = TOPIC_FLAG_ACTIONS[flag, value]
     reason = validate_reason(reason)
     changing = list(
-        topics.select_for_update().exclude(**{flag: value}).values_list("pk", flat=True)
+        _locked(topics).exclude(**{flag: value}).values_list("pk", flat=True)
     )
     Topic.objects.filter(pk__in=changing).update(
         **{flag: value}, updated=timezone.now()
@@ -564,7 +574,7 @@ def reports_resolve(
     """
     reason = validate_reason(reason)
     kind = REPORT_OUTCOMES[ReportStatus(outcome)]
-    targets = list(posts.select_for_update().values_list("pk", "topic_id"))
+    targets = list(_locked(posts).values_list("pk", "topic_id"))
     open_reports = Report.objects.open().filter(post__in=[pk for pk, _ in targets])
     reported = set(open_reports.values_list("post_id", flat=True))
     closed = open_reports.update(
@@ -633,9 +643,7 @@ def suspensions_lift(
 ) -> int:
     """End active suspensions now, logged."""
     reason = validate_reason(reason)
-    lifting = list(
-        suspensions.select_for_update().active().values_list("pk", flat=True)
-    )
+    lifting = list(_locked(suspensions).active().values_list("pk", flat=True))
     Suspension.objects.filter(pk__in=lifting).update(
         lifted_at=timezone.now(), lifted_by=actor
     )
@@ -716,7 +724,7 @@ def proposals_decide(
     """Approve pending proposals into positions with their two stances, or reject them."""
     reason = validate_reason(reason)
     now = timezone.now()
-    pending = list(proposals.select_for_update().filter(status=ProposalStatus.PENDING))
+    pending = list(_locked(proposals).filter(status=ProposalStatus.PENDING))
     for proposal in pending:
         proposal.status = (
             ProposalStatus.APPROVED if approve else ProposalStatus.REJECTED

@@ -84,22 +84,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def site_database(tmp):
-    """Yield the URL of an empty database for a served site, on the run's backend.
+def site_database(tmp, name: str = "site"):
+    """Yield the URL of an empty database `name` for a served site, on the run's backend.
 
     SQLite gets a file in `tmp` (the in-memory test database hides locking);
     PostgreSQL a database of its own on the run's server, dropped afterwards.
+    Sites alive at once need different names.
     """
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
-        yield f"sqlite:///{tmp / 'site.sqlite3'}"
+        yield f"sqlite:///{tmp / f'{name}.sqlite3'}"
         return
     import psycopg
     from psycopg import sql
 
     url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
     # Named like pytest-django's test database, so no real database is touched.
-    name = f"test_{url.path.lstrip('/')}_site"
+    name = f"test_{url.path.lstrip('/')}_{name}"
     server = {
         "dbname": "postgres",
         **{k.lower(): db[k] for k in ("USER", "PASSWORD", "HOST", "PORT") if db[k]},

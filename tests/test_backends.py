@@ -17,7 +17,7 @@ from taggit.models import Tag
 from forum.models import Party, Post
 
 from .factories import make_post, make_user
-from .test_views import field_errors, reply_data, reply_url
+from .pages import field_errors, reply_data, reply_url
 
 NUL_MESSAGE = "Null characters are not allowed."
 

@@ -3,14 +3,12 @@
 import re
 import time
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
-from django.utils.html import strip_tags
 from pytest_django.asserts import assertRedirects
 
 from forum import limits
@@ -20,6 +18,15 @@ from forum.models import Post, Report
 from .browser_form import form_values
 from .conftest import CsrfClient
 from .factories import PASSWORD, make_post, make_user
+from .pages import (
+    as_typed,
+    messages_shown,
+    page,
+    reply_data,
+    reply_url,
+    signed_in,
+    squash,
+)
 
 ENDANGERS = "supports-ban-endangers-defenders"
 NOT_JUSTIFIED = "opposes-ban-is-justified"
@@ -32,28 +39,12 @@ SLOW_DOWN = (
 # Helpers -------------------------------------------------------------------
 
 
-def page(response) -> str:
-    return response.content.decode()
-
-
-def squash(fragment: str) -> str:
-    """The text a reader sees in an HTML fragment, whitespace collapsed."""
-    return " ".join(unescape(strip_tags(fragment)).split())
-
-
 def notices(response) -> list[str]:
     """The text of each alert notice (slow down, locked, ...) on the page."""
     found = re.findall(
         r'<p class="notice[^"]*" role="alert">(.*?)</p>', page(response), re.S
     )
     return [squash(notice) for notice in found]
-
-
-def shown_messages(response) -> list[str]:
-    match = re.search(r'<ul class="messages"[^>]*>(.*?)</ul>', page(response), re.S)
-    if not match:
-        return []
-    return [squash(item) for item in re.findall(r"<li[^>]*>(.*?)</li>", match[1], re.S)]
 
 
 def retry_after(response) -> int:
@@ -76,47 +67,6 @@ def form_on_page(response, css_class: str) -> dict[str, list[str]]:
         for name, values in form_values(match.group(0)).items()
         if values != [""] and name != "csrfmiddlewaretoken"
     }
-
-
-def as_typed(data: dict) -> dict[str, list[str]]:
-    """`data` as the browser would send it back: lists of non-empty strings."""
-    typed = {}
-    for name, value in data.items():
-        values = value if isinstance(value, list) else [value]
-        if values and values != [""]:
-            typed[name] = [str(v) for v in values]
-    return typed
-
-
-def reply_data(**changes):
-    """Every field of the reply form, filled in validly, with `changes` applied."""
-    data = {
-        "body": "Defenders need *these* models.",
-        "stances": [ENDANGERS, NOT_JUSTIFIED],
-        "tags": "open source, exploits",
-        "authorship": "ai_assisted",
-        "ai_model": "Claude",
-        "ai_maker": "Anthropic",
-        "affiliation": "University of Nowhere",
-        "paid": "expected",
-        "paid_by": "A think tank",
-        "conflict": "declared",
-        "conflict_parties": ["anthropic", "us-government"],
-        "conflict_details": "I advise both on export rules.",
-        "attest": "on",
-    }
-    data.update(changes)
-    return {name: value for name, value in data.items() if value is not None}
-
-
-def reply_url(topic) -> str:
-    return f"/t/{topic.slug}/reply/"
-
-
-def signed_in(user) -> CsrfClient:
-    client = CsrfClient()
-    client.force_login(user)
-    return client
 
 
 def set_rate(settings, name: str, text: str) -> None:
@@ -244,7 +194,7 @@ def test_same_body_twice_is_refused_as_a_duplicate_pointing_at_the_first(
 
     assertRedirects(response, f"/p/{first.pk}/", fetch_redirect_response=False)
     followed = poster.get(response["Location"], follow=True)
-    assert shown_messages(followed) == [
+    assert messages_shown(followed) == [
         f"You posted this same text at {first.created:%H:%M} UTC (#{first.pk}); "
         "it was not posted again."
     ]

@@ -1,11 +1,9 @@
 import re
 from datetime import UTC, datetime, timedelta
-from html import unescape
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.html import strip_tags
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from forum import services
@@ -25,6 +23,17 @@ from forum.models import (
 from .browser_form import form_values
 from .conftest import CsrfClient
 from .factories import HUMAN_DISCLOSURE, PASSWORD, make_post, make_user
+from .pages import (
+    TIED_DISCLOSURE,
+    as_typed,
+    field_errors,
+    filled,
+    page,
+    reply_url,
+    signed_in,
+    squash,
+    summary_errors,
+)
 
 CLAIM = "Defenders should be exempt"
 CLAIM_SLUG = "defenders-should-be-exempt"
@@ -45,32 +54,6 @@ SUSPENSIONS_ADMIN = "/admin/forum/suspension/"
 # Reading helpers ----------------------------------------------------------
 
 
-def page(response) -> str:
-    return response.content.decode()
-
-
-def squash(fragment: str) -> str:
-    """The text a reader sees in an HTML fragment, whitespace collapsed."""
-    return " ".join(unescape(strip_tags(fragment)).split())
-
-
-def field_errors(response, name: str) -> list[str]:
-    """The messages shown next to field `name` on a site form."""
-    match = re.search(
-        rf'<ul class="errorlist" id="id_{name}_errors">(.*?)</ul>', page(response), re.S
-    )
-    if not match:
-        return []
-    return [
-        unescape(item) for item in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)
-    ]
-
-
-def summary_errors(response) -> str:
-    match = re.search(r'<div class="form-errors".*?</div>', page(response), re.S)
-    return squash(match.group(0)) if match else ""
-
-
 def typed_back(response) -> dict[str, list[str]]:
     """What the page's reply or proposal form would send back, empty values left out."""
     match = re.search(r'<form[^>]*class="reply-form".*?</form>', page(response), re.S)
@@ -80,16 +63,6 @@ def typed_back(response) -> dict[str, list[str]]:
         for name, values in form_values(match.group(0)).items()
         if values != [""] and name != "csrfmiddlewaretoken"
     }
-
-
-def as_typed(data: dict) -> dict[str, list[str]]:
-    """`data` as the browser would send it back: lists of non-empty strings."""
-    typed = {}
-    for name, value in data.items():
-        values = value if isinstance(value, list) else [value]
-        if values and values != [""]:
-            typed[name] = [str(v) for v in values]
-    return typed
 
 
 def shown_text(response) -> str:
@@ -121,29 +94,15 @@ def propose_url(topic) -> str:
     return f"/t/{topic.slug}/positions/propose/"
 
 
-def reply_url(topic) -> str:
-    return f"/t/{topic.slug}/reply/"
-
-
 def proposal_data(**changes):
     """Every field of the proposal form, filled in validly, with `changes` applied."""
-    data = {
+    proposal = {
         "claim": CLAIM,
         "summary": "Security researchers need the models the ban covers.",
         "quote": "",
-        "authorship": "ai_assisted",
-        "ai_model": "Claude",
-        "ai_maker": "Anthropic",
-        "affiliation": "University of Nowhere",
-        "paid": "expected",
-        "paid_by": "A think tank",
-        "conflict": "declared",
-        "conflict_parties": ["anthropic", "us-government"],
-        "conflict_details": "I advise both on export rules.",
-        "attest": "on",
+        **TIED_DISCLOSURE,
     }
-    data.update(changes)
-    return {name: value for name, value in data.items() if value is not None}
+    return filled(proposal, changes)
 
 
 def reply_data(**changes):
@@ -158,12 +117,6 @@ def reply_data(**changes):
     }
     data.update(changes)
     return data
-
-
-def signed_in(person) -> CsrfClient:
-    client = CsrfClient()
-    client.force_login(person)
-    return client
 
 
 def propose(topic, author, claim=CLAIM):

@@ -118,7 +118,7 @@ def post_reply(base: str, session: list[str], body: str) -> int:
 def unthrottled_site(tmp_path_factory):
     """A served site without the per-user posting limit: this measures lost writes."""
     tmp = tmp_path_factory.mktemp("unthrottled")
-    with site_database(tmp) as database_url:
+    with site_database(tmp, "unthrottled") as database_url:
         yield from serve(tmp, database_url, env={"RATE_LIMIT_POST": "off"})
 
 

@@ -1,12 +1,11 @@
 import re
 from datetime import timedelta
-from html import unescape
 from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from django.utils.html import escape, strip_tags
+from django.utils.html import escape
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from forum import services
@@ -14,6 +13,17 @@ from forum.models import Position, Post, PostStatus, Topic
 
 from .browser_form import form_values
 from .factories import PASSWORD, make_post, make_topic, make_user, stance
+from .pages import (
+    as_typed,
+    field_errors,
+    page,
+    post_block,
+    reply_data,
+    reply_url,
+    shown_post_ids,
+    squash,
+    summary_errors,
+)
 
 ENDANGERS = "supports-ban-endangers-defenders"
 NOT_ENDANGERS = "opposes-ban-endangers-defenders"
@@ -23,25 +33,6 @@ LOCKED = "This topic is locked: it takes no new replies."
 
 
 # Reading helpers ----------------------------------------------------------
-
-
-def page(response) -> str:
-    return response.content.decode()
-
-
-def squash(fragment: str) -> str:
-    """The text a reader sees in an HTML fragment, whitespace collapsed."""
-    return " ".join(unescape(strip_tags(fragment)).split())
-
-
-def post_block(response, post) -> str:
-    """The <article> of `post` on a thread page, or "" when it is not shown."""
-    match = re.search(
-        rf'<article class="post[^"]*" id="p{post.pk}".*?</article>',
-        page(response),
-        re.S,
-    )
-    return match.group(0) if match else ""
 
 
 def stance_badges(fragment: str) -> list[tuple[str, str]]:
@@ -54,31 +45,6 @@ def disclosure_strips(fragment: str) -> list[str]:
     return [squash(strip) for strip in found]
 
 
-def shown_post_ids(response) -> list[int]:
-    return [
-        int(pk)
-        for pk in re.findall(r'<article class="post[^"]*" id="p(\d+)"', page(response))
-    ]
-
-
-def field_errors(response, name: str) -> list[str]:
-    """The messages shown next to field `name` (its errorlist, tied to it by id)."""
-    match = re.search(
-        rf'<ul class="errorlist" id="id_{name}_errors">(.*?)</ul>', page(response), re.S
-    )
-    if not match:
-        return []
-    return [
-        unescape(item) for item in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)
-    ]
-
-
-def summary_errors(response) -> str:
-    """The text of the error summary at the top of a form."""
-    match = re.search(r'<div class="form-errors".*?</div>', page(response), re.S)
-    return squash(match.group(0)) if match else ""
-
-
 def reply_form_values(response) -> dict[str, list[str]]:
     match = re.search(r'<form[^>]*class="reply-form".*?</form>', page(response), re.S)
     assert match, "no reply form on the page"
@@ -87,16 +53,6 @@ def reply_form_values(response) -> dict[str, list[str]]:
         for name, values in form_values(match.group(0)).items()
         if values != [""] and name != "csrfmiddlewaretoken"
     }
-
-
-def as_typed(data: dict) -> dict[str, list[str]]:
-    """`data` as the browser would send it back: lists of non-empty strings."""
-    typed = {}
-    for name, value in data.items():
-        values = value if isinstance(value, list) else [value]
-        if values and values != [""]:
-            typed[name] = [str(v) for v in values]
-    return typed
 
 
 # Fixtures and data ---------------------------------------------------------
@@ -112,32 +68,6 @@ def poster(client, user):
 def staff_client(client, moderator):
     client.force_login(moderator)
     return client
-
-
-def reply_data(**changes):
-    """Every field of the reply form, filled in validly, with `changes` applied."""
-    data = {
-        "body": "Defenders need *these* models.",
-        "stances": [ENDANGERS, NOT_JUSTIFIED],
-        "tags": "open source, exploits",
-        "parent": "",
-        "authorship": "ai_assisted",
-        "ai_model": "Claude",
-        "ai_maker": "Anthropic",
-        "affiliation": "University of Nowhere",
-        "paid": "expected",
-        "paid_by": "A think tank",
-        "conflict": "declared",
-        "conflict_parties": ["anthropic", "us-government"],
-        "conflict_details": "I advise both on export rules.",
-        "attest": "on",
-    }
-    data.update(changes)
-    return {name: value for name, value in data.items() if value is not None}
-
-
-def reply_url(topic) -> str:
-    return f"/t/{topic.slug}/reply/"
 
 
 # The topic list ------------------------------------------------------------
