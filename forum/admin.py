@@ -369,6 +369,9 @@ class ReportInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("reporter", "resolved_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 

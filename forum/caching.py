@@ -47,8 +47,19 @@ def fragment(parts: tuple, render: Callable[[], T], *, store: bool = True) -> T:
 
 
 def cacheable(request, params: frozenset[str]) -> bool:
-    """Only known query parameters: `?x=<random>` must not fill or flush the cache."""
-    return request.GET.keys() <= params
+    """Known query parameters, once each, a page number plainly written.
+
+    `?x=<random>`, `?page=007` or a repeated parameter would otherwise store
+    endless copies of one page and push everything else out of the cache.
+    """
+    page = request.GET.get("page", "1")
+    return (
+        request.GET.keys() <= params
+        and all(len(values) == 1 for values in request.GET.lists())
+        and page.isascii()
+        and page.isdigit()
+        and str(int(page)) == page
+    )
 
 
 def cached_for_anonymous(stamp: Stamp, *, params: frozenset[str] = frozenset()):

@@ -24,6 +24,14 @@ def check_flood_control(app_configs, **kwargs) -> list[Error]:
                     id="forum.E001",
                 )
             )
+    if settings.STANDPOINT_REPORT_THRESHOLD < 1:
+        errors.append(
+            Error(
+                "REPORT_THRESHOLD must be at least 1: at 0 any post would be "
+                "hidden by the first report.",
+                id="forum.E003",
+            )
+        )
     for network in settings.STANDPOINT_TRUSTED_PROXIES:
         try:
             ipaddress.ip_network(network)

@@ -1,12 +1,14 @@
 """Forms validate and explain; they never write. Services do the writing."""
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 from taggit.models import Tag
 from taggit.utils import edit_string_for_tags, parse_tags
 
+from . import limits
 from .models import (
     REASON_MAX_LENGTH,
     Authorship,
@@ -366,3 +368,42 @@ class ThreadFilterForm(forms.Form):
 class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ["username"]
+
+
+class ThrottledSignIn:
+    """Count each sign-in attempt per username and client address before the password.
+
+    After the rate's failures that pair cools off: counting first (atomically)
+    means parallel guesses cannot slip past, and keying on the pair means
+    guesses from one address cannot lock the account out anywhere else. A
+    success wipes the count.
+    """
+
+    retry_after: int | None = None
+
+    def clean(self):
+        who = (
+            self.data.get("username", "")[:150].casefold(),
+            limits.client_address(self.request),
+        )
+        try:
+            limits.take("login", *who)
+        except limits.Limited as exc:
+            self.retry_after = exc.retry_after
+            raise ValidationError(
+                "Too many failed sign-ins for this username from your address. Wait "
+                "%(seconds)d seconds and try again, or sign in from another network.",
+                code="cooling_off",
+                params={"seconds": exc.retry_after},
+            ) from exc
+        cleaned = super().clean()
+        limits.clear("login", *who)
+        return cleaned
+
+
+class SignInForm(ThrottledSignIn, AuthenticationForm):
+    pass
+
+
+class AdminSignInForm(ThrottledSignIn, AdminAuthenticationForm):
+    pass

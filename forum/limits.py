@@ -5,22 +5,27 @@ expires an hour later; past 30 the action waits until it expires. With a count
 of 1 ("1/10s") that is exact: no two actions closer than ten seconds. The cache
 must be one all workers use (Redis in production): the local-memory default
 keeps a count per process. Rates live in settings.STANDPOINT_RATE_LIMITS.
+
+counted() is the way in: it counts an action and gives the count back if the
+action fails, so a refused form or a busy database costs the person nothing.
 """
 
-import contextlib
 import ipaddress
 import math
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from .caching import digest
 
+# Its own cache: page caching must never evict a count (settings.CACHES).
+CACHE = "limits"
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
 
@@ -49,18 +54,25 @@ def parse_rates(text: str) -> tuple[Rate, ...]:
     rates = []
     for part in text.split(","):
         match = RATE.match(part.strip())
-        if not match or int(match[1]) < 1 or match[2] == "0":
+        count, number = (int(match[1]), int(match[2] or 1)) if match else (0, 0)
+        if count < 1 or number < 1:
             raise ImproperlyConfigured(
                 f"Rate {part.strip()!r} is not like “30/h” or “1/10s” "
                 "(a count, a slash, an optional number and one of s, m, h, d)."
             )
-        count, number, unit = int(match[1]), int(match[2] or 1), match[3]
-        rates.append(Rate(count, number * UNITS[unit]))
-    return tuple(rates)
+        rates.append(Rate(count, number * UNITS[match[3]]))
+    return tuple(dict.fromkeys(rates))  # the same rate twice would count twice
 
 
 def rates(name: str) -> tuple[Rate, ...]:
     return parse_rates(settings.STANDPOINT_RATE_LIMITS.get(name, ""))
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What take() counted, so that give_back() undoes exactly that."""
+
+    keys: tuple[tuple[str, str], ...]
 
 
 def _keys(name: str, rate: Rate, who: tuple) -> tuple[str, str]:
@@ -68,62 +80,67 @@ def _keys(name: str, rate: Rate, who: tuple) -> tuple[str, str]:
     return key, f"{key}:until"
 
 
-def _retry_after(until_key: str, rate: Rate) -> int:
-    until = cache.get(until_key) or time.time() + rate.seconds
-    return max(1, math.ceil(until - time.time()))
+def _add(keys: tuple[str, str], rate: Rate, delta: int) -> tuple[int, float]:
+    """Add `delta` to a window's count, opening the window if none is; (count, end)."""
+    count_key, until_key = keys
+    now = time.time()
+    caches[CACHE].add(until_key, now + rate.seconds, rate.seconds)
+    caches[CACHE].add(count_key, 0, rate.seconds)
+    try:
+        count = caches[CACHE].incr(count_key, delta)
+    except ValueError:  # expired between add() and incr()
+        count = max(delta, 0)
+        caches[CACHE].set(count_key, count, rate.seconds)
+    until = caches[CACHE].get(until_key) or now + rate.seconds
+    # Django's Redis incr() checks EXISTS, then INCR: a key expiring in between
+    # comes back with no expiry, a count that would never end. Restate the window.
+    caches[CACHE].touch(count_key, max(1, math.ceil(until - now)))
+    return count, until
 
 
-def take(name: str, *who) -> None:
+def take(name: str, *who) -> Ticket:
     """Count one action by `who`, or raise Limited (counting nothing) if over a rate."""
     counted = []
     for rate in rates(name):
-        key, until_key = _keys(name, rate, who)
-        cache.add(until_key, time.time() + rate.seconds, rate.seconds)
-        cache.add(key, 0, rate.seconds)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, rate.seconds)
-            count = 1
-        counted.append(key)
+        keys = _keys(name, rate, who)
+        count, until = _add(keys, rate, 1)
+        counted.append((keys, rate))
         if count > rate.count:
             _uncount(counted)
-            raise Limited(_retry_after(until_key, rate))
+            raise Limited(max(1, math.ceil(until - time.time())))
+    return Ticket(keys=tuple((keys, rate) for keys, rate in counted))
 
 
-def give_back(name: str, *who) -> None:
+def give_back(ticket: Ticket | None) -> None:
     """Undo take(): the action did not happen after all (the form was refused)."""
-    _uncount(_keys(name, rate, who)[0] for rate in rates(name))
+    if ticket is not None:
+        _uncount(ticket.keys)
 
 
-def _uncount(keys) -> None:
-    for key in keys:
-        with contextlib.suppress(ValueError):  # expired: nothing to give back
-            cache.decr(key)
+def _uncount(counted) -> None:
+    for keys, rate in counted:
+        if caches[CACHE].get(keys[1]) is not None:  # a window since closed owes nothing
+            _add(keys, rate, -1)
 
 
-def check(name: str, *who) -> None:
-    """Raise Limited if `who` is already at a rate's count; counts nothing."""
-    for rate in rates(name):
-        key, until_key = _keys(name, rate, who)
-        if (cache.get(key) or 0) >= rate.count:
-            raise Limited(_retry_after(until_key, rate))
+@contextmanager
+def counted(name: str, *who):
+    """Count one action by `who` for the block; a block that raises gives it back.
 
-
-def record(name: str, *who) -> None:
-    """Count an action that already happened (a failed sign-in), whatever the total."""
-    for rate in rates(name):
-        key, until_key = _keys(name, rate, who)
-        cache.add(until_key, time.time() + rate.seconds, rate.seconds)
-        if not cache.add(key, 1, rate.seconds):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.add(key, 1, rate.seconds)
+    Raises Limited, counting nothing, when `who` is over a rate.
+    """
+    ticket = take(name, *who)
+    try:
+        yield
+    except BaseException:
+        give_back(ticket)
+        raise
 
 
 def clear(name: str, *who) -> None:
-    cache.delete_many([k for rate in rates(name) for k in _keys(name, rate, who)])
+    caches[CACHE].delete_many(
+        [k for rate in rates(name) for k in _keys(name, rate, who)]
+    )
 
 
 def client_address(request: HttpRequest) -> str:
@@ -133,24 +150,28 @@ def client_address(request: HttpRequest) -> str:
     STANDPOINT_TRUSTED_PROXIES: anyone can send the header, only a proxy of
     ours appends the address it saw.
     """
-    address = request.META.get("REMOTE_ADDR", "")
+    address = _ip(request.META.get("REMOTE_ADDR", ""))
     trusted = [ipaddress.ip_network(n) for n in settings.STANDPOINT_TRUSTED_PROXIES]
-    if not trusted:
-        return address
-    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    while _is_trusted(address, trusted) and hops:
-        hop = hops.pop()
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
+    if address is None:
+        return request.META.get("REMOTE_ADDR", "")
+    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    while any(address in network for network in trusted) and hops:
+        hop = _ip(hops.pop())
+        if hop is None:
             break  # a malformed hop: keep the last address a proxy vouched for
         address = hop
-    return address
+    return str(address)
 
 
-def _is_trusted(address: str, trusted) -> bool:
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as proxies write it: maybe with a port, maybe IPv4 mapped into IPv6."""
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [2001:db8::1]:4711
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # 203.0.113.9:4711
+        text = text.split(":")[0]
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(ip in network for network in trusted)
+        return None
+    return getattr(ip, "ipv4_mapped", None) or ip

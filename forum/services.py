@@ -5,7 +5,7 @@ next to its field, and the services call them again inside the transaction, so
 the admin, the seeder and the shell are held to the same rules as the site.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -229,7 +229,10 @@ def _locked(queryset: QuerySet) -> QuerySet:
     the admin's annotated querysets (the report queue) are.
     """
     pks = list(queryset.values_list("pk", flat=True))
-    return queryset.model._default_manager.filter(pk__in=pks).select_for_update()
+    # NO KEY: a reply being inserted meanwhile takes KEY SHARE on its parent
+    # post and topic; a plain FOR UPDATE would deadlock with it.
+    manager = queryset.model._default_manager
+    return manager.filter(pk__in=pks).select_for_update(no_key=True)
 
 
 def _raise_unless_attested(attested: bool) -> None:
@@ -269,8 +272,13 @@ def post_create(
     conflict_parties: Iterable[Party] = (),
     conflict_details: str = "",
     attested: bool,
+    admit: Callable[[], None] | None = None,
 ) -> Post:
-    """Publish a reply once its disclosure is attested and every rule holds."""
+    """Publish a reply once its disclosure is attested and every rule holds.
+
+    `admit()` runs under the topic's lock once the reply is known to be new,
+    just before it is stored: flood control counts it there, and may refuse.
+    """
     topic = _raise_if_locked(topic)
     _raise_if_suspended(author)
     _raise_unless_attested(attested)
@@ -293,6 +301,8 @@ def post_create(
             code="duplicate",
             params={"post": earlier.pk, "time": f"{earlier.created:%H:%M} UTC"},
         )
+    if admit is not None:
+        admit()
     post = Post(
         topic=topic, author=author, parent=parent, body=body, attested_at=now,
         created=now, **disclosure,
@@ -409,20 +419,36 @@ def posts_set_status(
     `actor` None is the site itself (the report threshold).
     """
     reason = validate_reason(reason)
-    changing = list(posts.exclude(status=status).values_list("pk", "topic_id"))
-    Post.objects.filter(pk__in=[pk for pk, _ in changing]).update(
-        status=status, hidden_reason=reason if status == PostStatus.HIDDEN else ""
+    changing = list(_locked(posts).exclude(status=status).values_list("pk", "topic_id"))
+    ids = [pk for pk, _ in changing]
+    hiding = status == PostStatus.HIDDEN
+    Post.objects.filter(pk__in=ids).update(
+        status=status, hidden_reason=reason if hiding else ""
     )
-    kind = (
-        ModerationKind.HIDE if status == PostStatus.HIDDEN else ModerationKind.RESTORE
-    )
+    _log(actor, ModerationKind.HIDE if hiding else ModerationKind.RESTORE, reason,
+         changing)  # fmt: skip
+    if not hiding:
+        # A restored post starts afresh: the reports that hid it must not, with
+        # one more, hide it again at once.
+        reported = list(
+            Post.objects.filter(pk__in=ids, reports__status=ReportStatus.OPEN)
+            .distinct().values_list("pk", "topic_id")
+        )  # fmt: skip
+        Report.objects.open().filter(post__in=ids).update(
+            status=ReportStatus.DISMISSED, resolved_by=actor, resolved_at=timezone.now()
+        )
+        _log(actor, ModerationKind.DISMISS_REPORTS, reason, reported)
+    topics_refresh(topic_ids={topic_id for _, topic_id in changing})
+    return len(changing)
+
+
+def _log(actor, kind: str, reason: str, posts: Iterable[tuple[int, int]]) -> None:
+    """One log line per (post id, topic id) in `posts`."""
     ModerationAction.objects.bulk_create(
         ModerationAction(actor=actor, action=kind, reason=reason, post_id=pk,
                          topic_id=topic_id)
-        for pk, topic_id in changing
+        for pk, topic_id in posts
     )  # fmt: skip
-    topics_refresh(topic_ids={topic_id for _, topic_id in changing})
-    return len(changing)
 
 
 TOPIC_FLAG_ACTIONS = {
@@ -528,7 +554,7 @@ def report_create(
     """File a reader's report; enough distinct reporters hide the post pending review."""
     _raise_if_suspended(reporter)
     # Lock the post: concurrent reports then count each other exactly once.
-    post = Post.objects.select_for_update().get(pk=post.pk)
+    post = _locked(Post.objects.filter(pk=post.pk)).get()
     if post.author_id == reporter.pk:
         raise ValidationError("You cannot report your own post.", code="own_post")
     if post.status == PostStatus.HIDDEN:
@@ -570,36 +596,58 @@ def reports_resolve(
 ) -> int:
     """Close the open reports on `posts` with one outcome, logged; returns reports closed.
 
-    Hiding hides the posts too; disputing records a disclosure verdict in the log.
+    A post the report threshold hid is under review until this: dismissing
+    restores it, upholding puts the moderator's reason on its tombstone.
+    Disputing records a disclosure verdict in the log.
     """
     reason = validate_reason(reason)
-    kind = REPORT_OUTCOMES[ReportStatus(outcome)]
-    targets = list(_locked(posts).values_list("pk", "topic_id"))
-    open_reports = Report.objects.open().filter(post__in=[pk for pk, _ in targets])
+    targets = list(_locked(posts).values_list("pk", "topic_id", "status"))
+    ids = [pk for pk, _, _ in targets]
+    open_reports = Report.objects.open().filter(post__in=ids)
     reported = set(open_reports.values_list("post_id", flat=True))
     closed = open_reports.update(
         status=outcome, resolved_by=actor, resolved_at=timezone.now()
     )
-    log = [
-        ModerationAction(actor=actor, action=kind, reason=reason, post_id=pk,
-                         topic_id=topic_id)
-        for pk, topic_id in targets if pk in reported
-    ]  # fmt: skip
-    if outcome == ReportStatus.DISPUTED:
-        log += [
-            ModerationAction(actor=actor, action=ModerationKind.DISPUTE_DISCLOSURE,
-                             reason=reason, post_id=pk, topic_id=topic_id)
-            for pk, topic_id in targets
-        ]  # fmt: skip
-    ModerationAction.objects.bulk_create(log)
-    if outcome == ReportStatus.HIDDEN:
+    verdict = (
+        ModerationKind.DISMISS_REPORTS
+        if outcome == ReportStatus.DISMISSED
+        else ModerationKind.UPHOLD_REPORTS
+    )
+    _log(actor, verdict, reason, [(pk, t) for pk, t, _ in targets if pk in reported])
+    hidden = [(pk, t) for pk, t, status in targets if status == PostStatus.HIDDEN]
+    if outcome == ReportStatus.DISMISSED:
+        held = _hidden_by_threshold([pk for pk, _ in hidden])
         posts_set_status(
-            posts=Post.objects.filter(pk__in=[pk for pk, _ in targets]),
+            posts=Post.objects.filter(pk__in=held),
+            status=PostStatus.PUBLISHED,
+            actor=actor,
+            reason=reason,
+        )
+    elif outcome == ReportStatus.HIDDEN:
+        Post.objects.filter(pk__in=[pk for pk, _ in hidden]).update(
+            hidden_reason=reason
+        )
+        _log(actor, ModerationKind.HIDE, reason, hidden)
+        posts_set_status(
+            posts=Post.objects.filter(pk__in=ids),
             status=PostStatus.HIDDEN,
             actor=actor,
             reason=reason,
         )
+    else:
+        _log(actor, ModerationKind.DISPUTE_DISCLOSURE, reason,
+             [(pk, t) for pk, t, _ in targets])  # fmt: skip
     return closed
+
+
+def _hidden_by_threshold(post_ids: list[int]) -> list[int]:
+    """Those hidden posts whose latest hiding was the site's, not a moderator's."""
+    latest = (
+        ModerationAction.objects.filter(post_id=OuterRef("pk"), action=ModerationKind.HIDE)
+        .order_by("-created", "-id").values("actor_id")[:1]
+    )  # fmt: skip
+    held = Post.objects.filter(pk__in=post_ids).annotate(hider=Subquery(latest))
+    return list(held.filter(hider__isnull=True).values_list("pk", flat=True))
 
 
 def validate_suspension(*, user: AbstractBaseUser, until: datetime) -> None:
@@ -724,6 +772,9 @@ def proposals_decide(
     """Approve pending proposals into positions with their two stances, or reject them."""
     reason = validate_reason(reason)
     now = timezone.now()
+    # The topics first: two approvals must not pick the same new slug.
+    topic_ids = set(proposals.values_list("topic_id", flat=True))
+    list(Topic.objects.select_for_update().filter(pk__in=topic_ids).order_by("pk"))
     pending = list(_locked(proposals).filter(status=ProposalStatus.PENDING))
     for proposal in pending:
         proposal.status = (

@@ -124,11 +124,18 @@ def cache_from_url(url: str) -> dict:
 # several (pages are revalidated against the database), but each worker then
 # keeps its own copy and flood limits are per worker. Use Redis for several
 # workers or machines.
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
 CACHES = {
-    "default": cache_from_url(
-        os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or "locmem://"
-    )
+    "default": cache_from_url(CACHE_URL or "locmem://"),
+    # Flood-control counts (forum/limits.py), apart so that no flood of page
+    # views evicts them. With Redis, give it room (maxmemory-policy noeviction),
+    # or a server of its own with LIMITS_CACHE_URL.
+    "limits": cache_from_url(
+        os.environ.get("LIMITS_CACHE_URL") or CACHE_URL or "locmem://limits"
+    ),
 }
+if CACHES["limits"]["BACKEND"].endswith("LocMemCache"):
+    CACHES["limits"]["OPTIONS"] = {"MAX_ENTRIES": 100_000}
 
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -207,6 +214,7 @@ STANDPOINT_LOG_SHOWS_MODERATORS = env_bool("MODERATION_LOG_NAMES")
 STANDPOINT_RATE_LIMITS = {
     "post": os.environ.get("RATE_LIMIT_POST", "1/10s, 30/h"),
     "report": os.environ.get("RATE_LIMIT_REPORT", "20/d"),
+    "propose": os.environ.get("RATE_LIMIT_PROPOSE", "5/d"),
     "signup": os.environ.get("RATE_LIMIT_SIGNUP", "5/h"),
     # Failed sign-ins per username and client address, then a cool-off.
     "login": os.environ.get("RATE_LIMIT_LOGIN", "5/15m"),

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .forms import AdminSignInForm
 
 urlpatterns = [
     path("", views.topic_list, name="topic-list"),
@@ -19,8 +20,10 @@ urlpatterns = [
     path("p/<int:pk>/report/", views.post_report, name="post-report"),
     path("moderation/", views.moderation_log, name="moderation-log"),
     path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Ahead of admin.site.urls, which would serve its own unthrottled sign-in.
+    path("admin/login/", views.admin_login),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
 ]
@@ -28,6 +31,7 @@ urlpatterns = [
 # Django finds 400.html, 403.html, 404.html by name; this one also answers 503.
 handler500 = "forum.views.server_error"
 
+admin.site.login_form = AdminSignInForm
 admin.site.site_header = "Standpoint moderation"
 admin.site.site_title = "Standpoint moderation"
 admin.site.index_title = "Moderation"

@@ -2,10 +2,11 @@
 
 import logging
 import sys
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -16,7 +17,6 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -29,6 +29,7 @@ from .forms import (
     PostForm,
     ProposalForm,
     ReportForm,
+    SignInForm,
     SignupForm,
     ThreadFilterForm,
 )
@@ -155,23 +156,23 @@ def post_create(request, slug):
 
 
 def publish(request, topic: Topic, form: PostForm) -> Post:
-    """Post the reply under flood control: moderators are exempt, a repeat is not counted."""
+    """Post the reply, counted against its author's flood limits (moderators are exempt).
+
+    The count is taken under the topic's lock, after the duplicate check: a
+    double-submitted form finds its twin instead of a 429.
+    """
     data, author = form.cleaned_data, request.user
-    counted = not author.is_staff and not services.post_find_duplicate(
-        author=author, body=data["body"], now=timezone.now()
-    )
-    if counted:
-        limits.take("post", author.pk)
-    try:
+    with ExitStack() as counts:
+
+        def admit() -> None:
+            if not author.is_staff:
+                counts.enter_context(limits.counted("post", author.pk))
+
         return services.post_create(
             topic=topic, author=author, body=data["body"], stances=data["stances"],
             tags=data["tags"], parent=data["parent"], attested=data["attest"],
-            **form.disclosure(),
+            admit=admit, **form.disclosure(),
         )  # fmt: skip
-    except ValidationError:
-        if counted:
-            limits.give_back("post", author.pk)
-        raise
 
 
 @require_safe
@@ -199,36 +200,35 @@ def refusal_status(form) -> int:
 def post_report(request, pk):
     post = get_object_or_404(Post.objects.select_related("topic", "author"), pk=pk)
     form = ReportForm(request.POST or None)
-    suspension = services.user_suspension(request.user)
-    if form.is_bound and not suspension and form.is_valid():
+    context = {"post": post, "topic": post.topic, "form": form,
+               "suspension": services.user_suspension(request.user),
+               "own": post.author_id == request.user.pk,
+               "threshold": settings.STANDPOINT_REPORT_THRESHOLD}  # fmt: skip
+    if form.is_bound and not context["suspension"] and form.is_valid():
         try:
-            limits.take("report", request.user.pk)
-            services.report_create(
-                post=post, reporter=request.user, **form.cleaned_data
-            )
+            with limits.counted("report", request.user.pk):
+                services.report_create(
+                    post=post, reporter=request.user, **form.cleaned_data
+                )
         except limits.Limited as exc:
-            context = {"post": post, "topic": post.topic, "form": form,
-                       "threshold": settings.STANDPOINT_REPORT_THRESHOLD}  # fmt: skip
             return too_many_requests(
                 request, retry_after=exc.retry_after,
                 template="forum/report_form.html", context=context,
             )  # fmt: skip
         except ValidationError as exc:
-            limits.give_back("report", request.user.pk)
             form.add_error(None, exc)
         else:
-            messages.success(
-                request,
-                "Thank you: your report is with the moderators. The moderation log "
-                "will show what they decide.",
-            )
+            messages.success(request, REPORTED)
             return redirect(post)
-    own = post.author_id == request.user.pk
-    context = {"post": post, "topic": post.topic, "form": form,
-               "suspension": suspension, "own": own,
-               "threshold": settings.STANDPOINT_REPORT_THRESHOLD}  # fmt: skip
-    status = 403 if own or suspension else refusal_status(form)
+    blocked = context["own"] or context["suspension"]
+    status = 403 if blocked else refusal_status(form)
     return render(request, "forum/report_form.html", context, status=status)
+
+
+REPORTED = (
+    "Thank you: your report is with the moderators. The moderation log will show "
+    "what they decide."
+)
 
 
 @login_required
@@ -236,14 +236,23 @@ def post_report(request, pk):
 def position_propose(request, slug):
     topic = get_object_or_404(Topic, slug=slug)
     form = ProposalForm(request.POST or None, topic=topic)
-    suspension = services.user_suspension(request.user)
-    if form.is_bound and not (suspension or topic.is_locked) and form.is_valid():
+    proposals = request.user.proposals.filter(topic=topic).select_related("position")
+    context = {"topic": topic, "form": form, "proposals": proposals,
+               "suspension": services.user_suspension(request.user)}  # fmt: skip
+    blocked = topic.is_locked or context["suspension"]
+    if form.is_bound and not blocked and form.is_valid():
         data = form.cleaned_data
         try:
-            services.position_propose(
-                topic=topic, author=request.user, claim=data["claim"],
-                summary=data["summary"], quote=data["quote"], attested=data["attest"],
-                **form.disclosure(),
+            with limits.counted("propose", request.user.pk):
+                services.position_propose(
+                    topic=topic, author=request.user, claim=data["claim"],
+                    summary=data["summary"], quote=data["quote"],
+                    attested=data["attest"], **form.disclosure(),
+                )  # fmt: skip
+        except limits.Limited as exc:
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template="forum/proposal_form.html", context=context,
             )  # fmt: skip
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -252,10 +261,7 @@ def position_propose(request, slug):
                 request, "Thank you: your proposal is waiting for a moderator."
             )
             return redirect("position-propose", slug=topic.slug)
-    proposals = request.user.proposals.filter(topic=topic).select_related("position")
-    context = {"topic": topic, "form": form, "proposals": proposals,
-               "suspension": suspension}  # fmt: skip
-    status = 403 if topic.is_locked or suspension else refusal_status(form)
+    status = 403 if blocked else refusal_status(form)
     return render(request, "forum/proposal_form.html", context, status=status)
 
 
@@ -286,53 +292,42 @@ def signup(request):
     context = {"form": form, "next": next_url}
     if form.is_bound and form.is_valid():
         try:
-            limits.take("signup", limits.client_address(request))
+            with limits.counted("signup", limits.client_address(request)):
+                user = services.user_signup(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                )
         except limits.Limited as exc:
             return too_many_requests(
                 request, retry_after=exc.retry_after,
                 template="registration/signup.html", context=context,
             )  # fmt: skip
-        user = services.user_signup(
-            username=form.cleaned_data["username"],
-            password=form.cleaned_data["password1"],
-        )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(next_url or "topic-list")
     return render(request, "registration/signup.html", context)
 
 
-class LoginView(auth_views.LoginView):
-    """Sign-in with a cool-off after repeated failures for one username from one address.
+def cooling_off(response):
+    """A sign-in refused during a cool-off (forms.ThrottledSignIn) answers 429."""
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    if getattr(form, "retry_after", None):
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after)
+    return response
 
-    Keyed on the pair: failures from one address cannot lock anyone out elsewhere.
-    """
 
-    redirect_authenticated_user = True
+_login = auth_views.LoginView.as_view(
+    authentication_form=SignInForm, redirect_authenticated_user=True
+)
 
-    def post(self, request, *args, **kwargs):
-        try:
-            limits.check("login", *self.attempt())
-        except limits.Limited as exc:
-            # Unbound: validating would check the password during the cool-off.
-            username = request.POST.get("username", "")
-            form = self.get_form_class()(request, initial={"username": username})
-            return too_many_requests(
-                request, retry_after=exc.retry_after,
-                template=self.template_name, context=self.get_context_data(form=form),
-            )  # fmt: skip
-        return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):
-        limits.record("login", *self.attempt())
-        return super().form_invalid(form)
+def login_view(request):
+    return cooling_off(_login(request))
 
-    def form_valid(self, form):
-        limits.clear("login", *self.attempt())
-        return super().form_valid(form)
 
-    def attempt(self) -> tuple[str, str]:
-        username = self.request.POST.get("username", "")[:150].casefold()
-        return username, limits.client_address(self.request)
+def admin_login(request):
+    """The admin's own sign-in, held to the same cool-off (admin.site.login_form)."""
+    return cooling_off(admin.site.login(request))
 
 
 @require_safe
