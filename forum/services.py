@@ -628,6 +628,7 @@ def reports_resolve(
             hidden_reason=reason
         )
         _log(actor, ModerationKind.HIDE, reason, hidden)
+        topics_refresh(topic_ids={topic_id for _, topic_id in hidden})  # new tombstones
         posts_set_status(
             posts=Post.objects.filter(pk__in=ids),
             status=PostStatus.HIDDEN,

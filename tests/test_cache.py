@@ -228,3 +228,19 @@ def test_a_page_that_carries_a_reader_secret_is_never_stored(rf):
     assert not is_shareable(rf.get("/"), with_cookie)
     assert not is_shareable(token_request, ok)
     assert not is_shareable(rf.get("/"), HttpResponse("gone", status=404))
+
+
+def test_a_moderators_reason_reaches_a_cached_tombstone(client, topic, moderator):
+    """Upholding reports on a post the threshold hid changes only its reason: still a change."""
+    post = make_post(topic=topic)
+    for _ in range(3):
+        services.report_create(post=post, reporter=make_user(), reason="spam")
+    assert b"Hidden automatically" in client.get(topic.get_absolute_url()).content
+
+    services.reports_resolve(
+        posts=Post.objects.filter(pk=post.pk), outcome="post_hidden",
+        actor=moderator, reason="Spam for watches.",
+    )  # fmt: skip
+
+    page = client.get(topic.get_absolute_url()).content
+    assert b"Hidden by moderators: Spam for watches." in page
