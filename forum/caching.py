@@ -55,7 +55,7 @@ def cacheable(request, params: frozenset[str]) -> bool:
     page = request.GET.get("page", "1")
     return (
         request.GET.keys() <= params
-        and all(len(values) == 1 for values in request.GET.lists())
+        and all(len(values) == 1 for _, values in request.GET.lists())
         and page.isascii()
         and page.isdigit()
         and str(int(page)) == page

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 
@@ -22,8 +22,9 @@ from .factories import make_topic, make_user
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Cached pages must not leak from one test into the next."""
-    cache.clear()
+    """Cached pages and flood counts must not leak from one test into the next."""
+    for alias in settings.CACHES:
+        caches[alias].clear()
 
 
 class CsrfClient(Client):

@@ -1,24 +1,30 @@
 """Flood control, through the front door and on the configured cache (never mocked)."""
 
 import re
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import OperationalError, connections
 from django.test import RequestFactory
 from pytest_django.asserts import assertRedirects
 
-from forum import limits
+from forum import limits, services
 from forum.limits import Rate, parse_rates
-from forum.models import Post, Report
+from forum.models import PositionProposal, Post, Report
 
 from .browser_form import form_values
 from .conftest import CsrfClient
 from .factories import PASSWORD, make_post, make_user
 from .pages import (
+    TIED_DISCLOSURE,
     as_typed,
     messages_shown,
     page,
@@ -258,6 +264,62 @@ def test_double_submitted_reply_creates_one_post_and_both_answers_lead_to_it(
     assertRedirects(second, f"/p/{post.pk}/", fetch_redirect_response=False)
 
 
+def test_reply_sent_again_while_the_first_is_being_published_leads_to_one_post(
+    settings, monkeypatch, poster, user, topic
+):
+    """The second click lands inside the 1/10s window, before the first is stored.
+
+    The first request is held just before it publishes while its twin goes
+    all the way through: the twin must find no count taken for the first, and
+    the first must then find the twin's post, not post again.
+    """
+    assert parse_rates(settings.STANDPOINT_RATE_LIMITS["post"])[0] == Rate(1, 10)
+    data = reply_data(body="Clicked twice, quickly.")
+    twin = signed_in(user)
+    twin.get(reply_url(topic))
+    publish = services.post_create
+    twin_answers = []
+
+    def twin_arrives_first(**kwargs):
+        monkeypatch.setattr(services, "post_create", publish)
+        twin_answers.append(twin.post(reply_url(topic), data))
+        return publish(**kwargs)
+
+    monkeypatch.setattr(services, "post_create", twin_arrives_first)
+
+    first = poster.post(reply_url(topic), data)
+
+    post = Post.objects.get(author=user)
+    assert Post.objects.count() == 1
+    assert len(twin_answers) == 1
+    assertRedirects(twin_answers[0], f"/p/{post.pk}/", fetch_redirect_response=False)
+    assertRedirects(first, f"/p/{post.pk}/", fetch_redirect_response=False)
+
+
+def test_busy_database_does_not_use_up_the_posting_limit(
+    monkeypatch, poster, user, topic
+):
+    """A 503 asks the writer to send the same reply again: that retry is not a 429."""
+    with monkeypatch.context() as patched:
+
+        def database_busy(**kwargs):
+            raise OperationalError("database is locked")
+
+        # Runs inside services.post_create, after the reply was counted.
+        patched.setattr(services, "_count_new_post", database_busy)
+        busy = poster.post(reply_url(topic), reply_data(body="Sent while busy."))
+
+    assert busy.status_code == 503
+    assert retry_after(busy) == 5
+    assert not Post.objects.exists()
+
+    response = poster.post(reply_url(topic), reply_data(body="Sent while busy."))
+
+    post = Post.objects.get(author=user)
+    assert post.body == "Sent while busy."
+    assertRedirects(response, f"/p/{post.pk}/", fetch_redirect_response=False)
+
+
 # Reports -------------------------------------------------------------------
 
 
@@ -302,6 +364,61 @@ def test_refused_report_does_not_use_up_the_limit(settings, user, topic):
 
     assert response.status_code == 302
     assert list(Report.objects.values_list("post", flat=True)) == [other.pk]
+
+
+# Proposals -------------------------------------------------------------------
+
+
+def propose_url(topic) -> str:
+    return f"/t/{topic.slug}/positions/propose/"
+
+
+def proposal_data(claim: str) -> dict:
+    """Every field of the proposal form, filled in validly."""
+    return {
+        "claim": claim,
+        "summary": "Why it matters.",
+        "quote": "",
+        **TIED_DISCLOSURE,
+    }
+
+
+def test_proposal_default_rate_is_five_a_day(settings):
+    assert settings.STANDPOINT_RATE_LIMITS["propose"] == "5/d"
+    assert parse_rates(settings.STANDPOINT_RATE_LIMITS["propose"]) == (Rate(5, 86400),)
+
+
+def test_sixth_proposal_in_a_day_is_429_with_the_text_kept(user, topic):
+    client = signed_in(user)
+    for n in range(5):
+        response = client.post(propose_url(topic), proposal_data(f"Claim number {n}"))
+        assert response.status_code == 302
+    data = proposal_data("Defenders should be exempt")
+
+    response = client.post(propose_url(topic), data)
+
+    assert response.status_code == 429
+    wait = retry_after(response)
+    assert 86400 - 60 <= wait <= 86400
+    assert form_on_page(response, "reply-form") == as_typed(data)
+    assert PositionProposal.objects.filter(author=user).count() == 5
+    assert not PositionProposal.objects.filter(claim=data["claim"]).exists()
+    # Like the reply and report forms, the page says why and for how long.
+    assert notices(response) == [slow_down(wait)]
+
+
+def test_refused_proposal_does_not_use_up_the_limit(settings, user, topic):
+    set_rate(settings, "propose", "1/d")
+    client = signed_in(user)
+    refused = client.post(propose_url(topic), proposal_data("   "))
+    assert refused.status_code == 200
+
+    response = client.post(propose_url(topic), proposal_data("A claim at last"))
+
+    assert response.status_code == 302
+    assert list(PositionProposal.objects.values_list("claim", flat=True)) == [
+        "A claim at last"
+    ]
 
 
 # Signups -------------------------------------------------------------------
@@ -402,6 +519,22 @@ def test_client_address_stops_at_a_malformed_hop(settings):
     assert address("10.1.2.3") == "10.1.2.3"
 
 
+def test_client_address_trusts_a_proxy_seen_as_an_ipv4_mapped_address(settings):
+    """A dual-stack socket reports 127.0.0.1 as ::ffff:127.0.0.1."""
+    settings.STANDPOINT_TRUSTED_PROXIES = ["127.0.0.1"]
+
+    assert address("::ffff:127.0.0.1", "203.0.113.9") == "203.0.113.9"
+    assert address("::ffff:127.0.0.1") == "127.0.0.1"
+
+
+def test_client_address_reads_hops_written_with_a_port(settings):
+    settings.STANDPOINT_TRUSTED_PROXIES = ["127.0.0.1"]
+
+    assert address("127.0.0.1", "203.0.113.9:4711") == "203.0.113.9"
+    assert address("127.0.0.1", "[2001:db8::1]:4711") == "2001:db8::1"
+    assert address("127.0.0.1", "198.51.100.1, 203.0.113.9:4711") == "203.0.113.9"
+
+
 # Login cool-off ------------------------------------------------------------
 
 
@@ -488,6 +621,177 @@ def test_cool_off_ends_when_its_period_has_passed(settings, user):
     assert client.session["_auth_user_id"] == str(user.pk)
 
 
+def admin_sign_in(username: str, password: str, **extra):
+    """A sign-in attempt on the admin's own form, from a fresh browser."""
+    client = CsrfClient()
+    data = {"username": username, "password": password, "next": "/admin/"}
+    response = client.post("/admin/login/?next=/admin/", data, **extra)
+    return client, response
+
+
+def admin_errors(response) -> list[str]:
+    found = re.findall(r'<p class="errornote">(.*?)</p>', page(response), re.S)
+    return [squash(error) for error in found]
+
+
+def test_admin_sign_in_cools_off_after_five_failures(moderator):
+    for _ in range(5):
+        _, response = admin_sign_in(moderator.username, "wrong password")
+        assert response.status_code == 200
+        assert "_auth_user_id" not in response.wsgi_request.session
+
+    client, response = admin_sign_in(moderator.username, PASSWORD)
+
+    assert response.status_code == 429
+    wait = retry_after(response)
+    assert 15 * 60 - 60 <= wait <= 15 * 60
+    assert admin_errors(response) == [
+        f"Too many failed sign-ins for this username from your address. Wait {wait} "
+        "seconds and try again, or sign in from another network."
+    ]
+    assert form_values(page(response))["username"] == [moderator.username]
+    assert "_auth_user_id" not in client.session
+    # One count for the pair, whichever form the guesses came through.
+    assert sign_in(moderator.username, PASSWORD)[1].status_code == 429
+
+    client, response = admin_sign_in(
+        moderator.username, PASSWORD, REMOTE_ADDR="198.51.100.7"
+    )
+
+    assertRedirects(response, "/admin/", fetch_redirect_response=False)
+    assert client.session["_auth_user_id"] == str(moderator.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_get_at_most_five_passwords_checked(monkeypatch):
+    """Twenty guesses at once, each password check slow as a real hasher's.
+
+    Threads with the test client, on the test database (committed rows, so
+    every thread's connection sees the user).
+    """
+    victim = make_user()
+    checked = []
+    check_password = ModelBackend.authenticate
+
+    def slow_check(self, request, username=None, password=None, **kwargs):
+        checked.append(password)
+        time.sleep(0.3)
+        return check_password(self, request, username, password, **kwargs)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", slow_check)
+    browsers = [CsrfClient() for _ in range(20)]
+    for browser in browsers:
+        browser.get("/accounts/login/")
+    start = threading.Barrier(len(browsers))
+    codes = []
+
+    def guess(browser, n):
+        try:
+            start.wait()
+            data = {"username": victim.username, "password": f"guess {n}"}
+            codes.append(browser.post("/accounts/login/", data).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=guess, args=(browser, n))
+        for n, browser in enumerate(browsers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(checked) == 5
+    assert sorted(codes) == [200] * 5 + [429] * 15
+
+
+def test_filling_the_page_cache_leaves_a_cool_off_in_place(user):
+    fail(user.username, 5)
+
+    # Far more than the page cache holds: it must make room by dropping entries.
+    for n in range(1000):
+        cache.set(f"page:filler-{n}", "x" * 100)
+
+    _, response = sign_in(user.username, PASSWORD)
+    assert response.status_code == 429
+
+
+# Counts in Redis -------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_counts():
+    """The raw Redis client behind the counts; the test skips without Redis."""
+    counts = caches[limits.CACHE]
+    if not isinstance(counts, RedisCache):
+        pytest.skip("the counts are in Redis only when REDIS_URL is set")
+    return counts._cache.get_client(write=True)
+
+
+def test_a_count_that_expires_during_its_increment_still_expires(
+    settings, monkeypatch, redis_counts
+):
+    """Django's incr() is EXISTS then INCR: a key expiring in between comes back forever."""
+    set_rate(settings, "post", "1/2s")
+    limits.take("post", "ada")
+    time.sleep(1.5)
+    exists = type(redis_counts).exists
+
+    def exists_then_expire(self, *keys):
+        found = exists(self, *keys)
+        time.sleep(1.0)  # the window ends now, before INCR
+        return found
+
+    with monkeypatch.context() as patched:
+        patched.setattr(type(redis_counts), "exists", exists_then_expire)
+        limits.take("post", "ada")
+
+    ttls = {key: redis_counts.ttl(key) for key in redis_counts.keys("*limit:*")}
+    assert ttls, "no count stored"
+    assert all(0 < ttl <= 2 for ttl in ttls.values()), ttls
+
+
+# Page caching ----------------------------------------------------------------
+
+CACHED_PAGE_QUERIES = 1  # the topic's stamp, to revalidate
+
+
+@pytest.mark.parametrize("query", ["?page=2", f"?stance={ENDANGERS}"])
+def test_plainly_written_page_and_filter_queries_are_stored(
+    settings, client, topic, query, django_assert_max_num_queries
+):
+    settings.STANDPOINT_POSTS_PER_PAGE = 1
+    make_post(topic=topic, body="Reply on page one.")
+    make_post(topic=topic, body="Reply on page two.")
+    url = f"/t/{topic.slug}/{query}"
+    first = client.get(url)
+
+    with django_assert_max_num_queries(CACHED_PAGE_QUERIES) as ctx:
+        again = client.get(url)
+
+    assert len(ctx) == CACHED_PAGE_QUERIES
+    assert again.status_code == 200
+    assert again.content == first.content
+
+
+@pytest.mark.parametrize("query", ["?page=01", "?page=001", "?page=1&page=1"])
+def test_oddly_written_page_numbers_are_served_but_never_stored(
+    client, topic, query, django_assert_max_num_queries
+):
+    """Endless spellings of page 1 must not each take a place in the cache."""
+    make_post(topic=topic, body="The first reply.")
+    url = f"/t/{topic.slug}/{query}"
+    client.get(url)
+
+    with django_assert_max_num_queries(20) as ctx:
+        again = client.get(url)
+
+    assert again.status_code == 200
+    assert b"The first reply." in again.content
+    assert len(ctx) > CACHED_PAGE_QUERIES
+
+
 # Rates configuration -------------------------------------------------------
 
 
@@ -505,12 +809,30 @@ def test_parse_rates_off_or_empty_means_no_limit(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["30", "30/hour", "ten/h", "0/h", "1/0s", "-1/h", "1/10x", "1/10s,", "30 per h",
-     "1/10s; 30/h", "1.5/h"],
+    ["30", "30/hour", "ten/h", "0/h", "1/0s", "5/00s", "-1/h", "1/10x", "1/10s,",
+     "30 per h", "1/10s; 30/h", "1.5/h"],
 )  # fmt: skip
 def test_parse_rates_rejects_malformed_rates(text):
     with pytest.raises(ImproperlyConfigured, match="is not like “30/h” or “1/10s”"):
         parse_rates(text)
+
+
+def test_parse_rates_reads_a_rate_given_twice_once():
+    assert parse_rates("1/10s, 1/10s") == (Rate(1, 10),)
+    assert parse_rates("2/m, 2/60s, 30/h") == (Rate(2, 60), Rate(30, 3600))
+
+
+def test_a_rate_given_twice_allows_its_count_once(settings, user, topic):
+    """Written twice, a rate must not count each reply twice."""
+    set_rate(settings, "post", "2/m, 2/60s")
+    client = signed_in(user)
+
+    first = client.post(reply_url(topic), reply_data(body="One."))
+    second = client.post(reply_url(topic), reply_data(body="Two."))
+    third = client.post(reply_url(topic), reply_data(body="Three."))
+
+    assert (first.status_code, second.status_code, third.status_code) == (302, 302, 429)
+    assert Post.objects.filter(author=user).count() == 2
 
 
 def forum_errors() -> dict[str, str]:
@@ -536,4 +858,13 @@ def test_check_reports_a_bad_trusted_proxy_as_e002(settings, db):
     assert forum_errors() == {
         "forum.E002": "TRUSTED_PROXIES entry 'proxy.example' is not an address or "
         "network."
+    }
+
+
+def test_check_reports_a_report_threshold_below_one_as_e003(settings, db):
+    settings.STANDPOINT_REPORT_THRESHOLD = 0
+
+    assert forum_errors() == {
+        "forum.E003": "REPORT_THRESHOLD must be at least 1: at 0 any post would be "
+        "hidden by the first report."
     }

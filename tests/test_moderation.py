@@ -60,6 +60,9 @@ TOPICS = "/admin/forum/topic/"
 PROPOSALS = "/admin/forum/positionproposal/"
 LOG_ADMIN = "/admin/forum/moderationaction/"
 REASON_PAGE = "admin/forum/action_reason.html"
+# Session, user; the post, its open reports, its and its topic's parties;
+# permissions (2); the reports inline, with reporters and resolvers joined.
+QUEUE_PAGE_QUERIES = 9
 
 
 # Reading helpers ----------------------------------------------------------
@@ -493,6 +496,123 @@ def test_the_report_threshold_follows_the_setting(settings, topic, threshold):
     assert ModerationAction.objects.filter(actor=None, action="hide").count() == 1
 
 
+# Reviewing what the threshold hid ---------------------------------------------
+
+
+def hidden_by_reports(topic, body="A fair but unpopular opinion.") -> Post:
+    """A post three readers' reports hid pending review."""
+    post = make_post(topic=topic, body=body)
+    for _ in range(3):
+        file_report(post, "spam")
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.HIDDEN, AUTO_HIDDEN)
+    return post
+
+
+def test_dismissing_the_reports_restores_a_post_the_threshold_hid(staff, topic):
+    post = hidden_by_reports(topic)
+    before = log_ids()
+    reason = "Not spam: a brigade against an unpopular view."
+
+    response = confirm(staff, QUEUE, "dismiss_reports", [post], reason, follow=True)
+
+    assert response.redirect_chain == [(QUEUE, 302)]
+    assert messages_shown(response) == ["3 report(s) dismissed."]
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.PUBLISHED, "")
+    assert set(post.reports.values_list("status", flat=True)) == {
+        ReportStatus.DISMISSED
+    }
+    assert sorted(
+        (row.action, row.post_id, row.actor, row.reason) for row in new_log_rows(before)
+    ) == [
+        ("dismiss_reports", post.pk, staff.user, reason),
+        ("restore", post.pk, staff.user, reason),
+    ]
+    thread = CsrfClient().get(f"/t/{topic.slug}/")
+    assert "A fair but unpopular opinion." in squash(post_block(thread, post))
+    assert Topic.objects.get(pk=topic.pk).hidden_count == 0
+
+
+def test_upholding_the_reports_puts_the_moderators_reason_on_the_tombstone(
+    staff, topic
+):
+    post = hidden_by_reports(topic, body="Buy cheap watches.")
+    before = log_ids()
+    reason = "Advertising for watches."
+
+    response = confirm(staff, QUEUE, "hide_reported_posts", [post], reason, follow=True)
+
+    assert messages_shown(response) == ["3 report(s) upheld and their posts hidden."]
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.HIDDEN, reason)
+    assert sorted(
+        (row.action, row.post_id, row.actor, row.reason) for row in new_log_rows(before)
+    ) == [
+        ("hide", post.pk, staff.user, reason),
+        ("uphold_reports", post.pk, staff.user, reason),
+    ]
+    thread = CsrfClient().get(f"/t/{topic.slug}/")
+    assert squash(post_block(thread, post)) == (
+        f"#{post.pk} Hidden by moderators: Advertising for watches."
+    )
+    assertNotContains(thread, "Hidden automatically pending review")
+
+
+def test_restoring_a_reported_post_dismisses_its_reports(staff, topic):
+    post = hidden_by_reports(topic)
+    before = log_ids()
+    reason = "Reviewed: on topic and civil."
+
+    response = confirm(staff, POSTS, "restore_posts", [post], reason, follow=True)
+
+    assert messages_shown(response) == ["1 post(s) restored."]
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.PUBLISHED, "")
+    assert (
+        list(post.reports.values_list("status", "resolved_by"))
+        == [(ReportStatus.DISMISSED, staff.user.pk)] * 3
+    )
+    assert sorted(
+        (row.action, row.post_id, row.actor, row.reason) for row in new_log_rows(before)
+    ) == [
+        ("dismiss_reports", post.pk, staff.user, reason),
+        ("restore", post.pk, staff.user, reason),
+    ]
+
+    # One more reader's report starts a new count; it does not hide the post.
+    assert report(signed_in(make_user()), post, "spam").status_code == 302
+
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHED
+    assert post.reports.open().count() == 1
+
+
+def test_dismissing_reports_leaves_a_post_a_moderator_hid_hidden(
+    staff, topic, moderator
+):
+    post = make_post(topic=topic, body="You are all fools.")
+    file_report(post, "harassment")
+    hide(post, "Insults, not argument.", actor=moderator)
+    before = log_ids()
+    reason = "The report was about something else."
+
+    response = confirm(staff, QUEUE, "dismiss_reports", [post], reason)
+
+    assert response.status_code == 302
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (
+        PostStatus.HIDDEN,
+        "Insults, not argument.",
+    )
+    assert list(post.reports.values_list("status", flat=True)) == [
+        ReportStatus.DISMISSED
+    ]
+    assert [(row.action, row.post_id) for row in new_log_rows(before)] == [
+        ("dismiss_reports", post.pk)
+    ]
+
+
 # The report queue -----------------------------------------------------------
 
 
@@ -652,6 +772,28 @@ def test_reported_post_page_shows_its_reports_read_only(staff, scene):
     edited = staff.post(url, {"body": "Rewritten by a moderator.", "status": "hidden"})
     assert edited.status_code == 403
     assert snapshot() == before
+
+
+def test_reported_post_page_queries_do_not_grow_with_reports(
+    settings, moderator, topic, django_assert_max_num_queries
+):
+    settings.STANDPOINT_REPORT_THRESHOLD = 100  # every post stays up, reports open
+    client = signed_in(moderator)
+    counts = []
+    for size in (1, 20):
+        post = make_post(topic=topic, body=f"Reported {size} times.")
+        for n in range(size):
+            file_report(post, "other", f"Report number {n}.")
+        url = f"{QUEUE}{post.pk}/change/"
+        client.get(url)  # Django caches the content type after the first page
+        with django_assert_max_num_queries(QUEUE_PAGE_QUERIES) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        for n in range(size):
+            assertContains(response, f"Report number {n}.", count=1)
+        counts.append(len(ctx))
+
+    assert counts[0] == counts[1]
 
 
 # Every action asks for a reason -------------------------------------------
@@ -952,7 +1094,7 @@ def test_log_shows_suspensions_and_proposal_decisions(csrf_client, moderator, to
     assert [(e["what"], e["target"], e["reason"]) for e in entries] == [
         (
             f"{ModerationKind.REJECT_POSITION.label}:",
-            f"“Watches are cheap” in {topic.title}",
+            f"a proposed position in {topic.title}",
             "Reason: Not a claim in this debate.",
         ),
         (
@@ -962,6 +1104,49 @@ def test_log_shows_suspensions_and_proposal_decisions(csrf_client, moderator, to
         ),
     ]
     assert entries[0]["links"] == [f"/t/{topic.slug}/"]
+
+
+def test_log_shows_an_approved_claim_but_never_a_rejected_one(
+    csrf_client, moderator, topic
+):
+    """A rejected claim may be spam or abuse: the public log must not publish it."""
+    rejected, approved = (
+        services.position_propose(
+            topic=topic, author=make_user(), claim=claim, attested=True,
+            **HUMAN_DISCLOSURE,
+        )
+        for claim in ("BUY CHEAP PILLS AT evil.example", "Defenders should be exempt")
+    )  # fmt: skip
+    for proposal, approve, reason in (
+        (rejected, False, "Spam."),
+        (approved, True, "Adds a side."),
+    ):
+        services.proposals_decide(
+            proposals=PositionProposal.objects.filter(pk=proposal.pk),
+            approve=approve,
+            actor=moderator,
+            reason=reason,
+        )
+
+    for url in ("/moderation/", f"/moderation/?topic={topic.slug}"):
+        response = csrf_client.get(url)
+
+        assert [
+            (e["what"], e["target"], e["reason"]) for e in log_entries(response)
+        ] == [
+            (
+                f"{ModerationKind.APPROVE_POSITION.label}:",
+                f"“Defenders should be exempt” in {topic.title}",
+                "Reason: Adds a side.",
+            ),
+            (
+                f"{ModerationKind.REJECT_POSITION.label}:",
+                f"a proposed position in {topic.title}",
+                "Reason: Spam.",
+            ),
+        ]
+        assertNotContains(response, "BUY CHEAP PILLS")
+        assertNotContains(response, "evil.example")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,233 @@
+"""Races between requests, on PostgreSQL: row locks and deadlocks SQLite never shows.
+
+Each test holds the first writer inside its transaction (a patched step sets
+an event, then sleeps) and starts the second meanwhile, in threads with their
+own connections on committed rows.
+"""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+from pytest_django.asserts import assertRedirects
+
+from forum import services
+from forum.models import (
+    ModerationAction,
+    Position,
+    PositionProposal,
+    Post,
+    PostStatus,
+    ProposalStatus,
+    Report,
+    Topic,
+)
+
+from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user, stance
+from .pages import reply_data, reply_url, signed_in
+
+pytestmark = [
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="row locks need PostgreSQL"
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+HOLD_SECONDS = 1.0
+
+
+def make_staff():
+    """A staff user; not the `moderator` fixture, whose group a flush removes."""
+    return make_user(is_staff=True)
+
+
+def run_while_held(first, second, held: threading.Event) -> tuple[dict, dict]:
+    """Run `first`, then `second` once `first` has set `held`; (results, errors) by name."""
+    results, errors = {}, {}
+
+    def run(name, work):
+        try:
+            results[name] = work()
+        except Exception as exc:  # the test asserts there were none
+            errors[name] = exc
+        finally:
+            connections.close_all()
+
+    def second_when_held():
+        assert held.wait(10), "the first writer never got there"
+        return second()
+
+    threads = [
+        threading.Thread(target=run, args=("first", first)),
+        threading.Thread(target=run, args=("second", second_when_held)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "a writer hangs"
+    return results, errors
+
+
+def hold_after(real, held: threading.Event):
+    """`real`, then a pause with the transaction's locks held."""
+
+    def held_call(**kwargs):
+        result = real(**kwargs)
+        held.set()
+        time.sleep(HOLD_SECONDS)
+        return result
+
+    return held_call
+
+
+def hold_before(real, held: threading.Event):
+    """A pause with the transaction's locks held, then `real`."""
+
+    def held_call(**kwargs):
+        held.set()
+        time.sleep(HOLD_SECONDS)
+        return real(**kwargs)
+
+    return held_call
+
+
+def test_threshold_report_and_a_reply_to_the_same_post_both_go_through(
+    monkeypatch, topic
+):
+    """The report locks the post, the reply the topic; each then needs the other's."""
+    target = make_post(topic=topic, body="The reported post.")
+    for _ in range(2):
+        services.report_create(post=target, reporter=make_user(), reason="spam")
+    third, replier = make_user(), make_user()
+    held = threading.Event()
+    # Runs once report_create has locked the post.
+    monkeypatch.setattr(
+        services, "validate_report", hold_before(services.validate_report, held)
+    )
+
+    results, errors = run_while_held(
+        lambda: services.report_create(post=target, reporter=third, reason="spam"),
+        lambda: services.post_create(
+            topic=topic,
+            author=replier,
+            body="A reply to it.",
+            parent=target,
+            stances=[stance(topic)],
+            attested=True,
+            **HUMAN_DISCLOSURE,
+        ),  # fmt: skip
+        held,
+    )
+
+    assert errors == {}
+    target.refresh_from_db()
+    assert target.status == PostStatus.HIDDEN
+    assert Report.objects.filter(post=target).count() == 3
+    reply = results["second"]
+    assert (reply.parent_id, reply.status) == (target.pk, PostStatus.PUBLISHED)
+    counts = Topic.objects.get(pk=topic.pk)
+    assert (counts.reply_count, counts.hidden_count) == (1, 1)
+
+
+def test_concurrent_approvals_of_claims_with_one_slug_get_distinct_slugs(
+    monkeypatch, topic
+):
+    proposals = [
+        services.position_propose(
+            topic=topic, author=make_user(), claim=claim, attested=True,
+            **HUMAN_DISCLOSURE,
+        )
+        for claim in ("Export rules!", "Export rules?")
+    ]  # fmt: skip
+    moderator, other_moderator = make_staff(), make_staff()
+    held = threading.Event()
+    # Runs once the first approval has made its position.
+    monkeypatch.setattr(
+        services,
+        "position_sync_stances",
+        hold_after(services.position_sync_stances, held),
+    )
+
+    def approve(proposal, actor):
+        return lambda: services.proposals_decide(
+            proposals=PositionProposal.objects.filter(pk=proposal.pk),
+            approve=True,
+            actor=actor,
+            reason="Adds a side.",
+        )
+
+    results, errors = run_while_held(
+        approve(proposals[0], moderator), approve(proposals[1], other_moderator), held
+    )
+
+    assert errors == {}
+    assert results == {"first": 1, "second": 1}
+    assert sorted(
+        Position.objects.filter(topic=topic, claim__startswith="Export rules")
+        .values_list("claim", "slug")
+    ) == [("Export rules!", "export-rules"), ("Export rules?", "export-rules-2")]  # fmt: skip
+    assert set(PositionProposal.objects.values_list("status", flat=True)) == {
+        ProposalStatus.APPROVED
+    }
+
+
+def test_two_moderators_hiding_one_post_at_once_log_one_hide(monkeypatch, topic):
+    target = make_post(topic=topic, body="Buy cheap watches.")
+    moderator, other_moderator = make_staff(), make_staff()
+    held = threading.Event()
+    # Runs once the first hide has changed the post, before it commits.
+    monkeypatch.setattr(
+        services, "topics_refresh", hold_before(services.topics_refresh, held)
+    )
+
+    def hide(actor, reason):
+        return lambda: services.posts_set_status(
+            posts=Post.objects.filter(pk=target.pk),
+            status=PostStatus.HIDDEN,
+            actor=actor,
+            reason=reason,
+        )
+
+    results, errors = run_while_held(
+        hide(moderator, "Advertising."), hide(other_moderator, "Spam."), held
+    )
+
+    assert errors == {}
+    assert results == {"first": 1, "second": 0}
+    assert list(
+        ModerationAction.objects.filter(post=target).values_list(
+            "action", "actor", "reason"
+        )
+    ) == [("hide", moderator.pk, "Advertising.")]
+    target.refresh_from_db()
+    assert (target.status, target.hidden_reason) == (PostStatus.HIDDEN, "Advertising.")
+    assert Topic.objects.get(pk=topic.pk).hidden_count == 1
+
+
+def test_double_submit_arriving_while_the_first_is_stored_leads_to_one_post(
+    monkeypatch, user
+):
+    """With the default 1/10s rate: the second click must find its twin, not a 429."""
+    topic = make_topic()
+    data = reply_data(body="Clicked twice.")
+    clicks = [signed_in(user), signed_in(user)]
+    for browser in clicks:
+        browser.get(reply_url(topic))
+    held = threading.Event()
+    # Runs once the first reply is saved, under the topic's lock.
+    monkeypatch.setattr(
+        services, "_count_new_post", hold_after(services._count_new_post, held)
+    )
+
+    results, errors = run_while_held(
+        lambda: clicks[0].post(reply_url(topic), data),
+        lambda: clicks[1].post(reply_url(topic), data),
+        held,
+    )
+
+    assert errors == {}
+    post = Post.objects.get(author=user)
+    for name in ("first", "second"):
+        assertRedirects(results[name], f"/p/{post.pk}/", fetch_redirect_response=False)
