@@ -21,7 +21,7 @@ from django.utils.cache import (
     patch_cache_control,
     patch_vary_headers,
 )
-from django.utils.http import http_date
+from django.utils.http import http_date, urlencode
 
 # Bounds staleness from writes that do not touch a topic (a renamed user or tag).
 CACHE_SECONDS = 300
@@ -34,16 +34,30 @@ def digest(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def fragment(parts: tuple, render: Callable[[], T], *, store: bool = True) -> T:
-    """The cached value for `parts`, or `render()`'s, kept for the next reader if `store`."""
+def fragment(
+    parts: tuple,
+    render: Callable[[], T],
+    *,
+    store: bool = True,
+    keep: Callable[[T], bool] = lambda value: True,
+) -> T:
+    """The cached value for `parts`, or `render()`'s, kept for the next reader if
+    `store` and `keep(value)`."""
     if not store:
         return render()
     key = f"fragment:{digest(*parts)}"
     value = cache.get(key)
     if value is None:
         value = render()
-        cache.set(key, value, CACHE_SECONDS)
+        if keep(value):
+            cache.set(key, value, CACHE_SECONDS)
     return value
+
+
+def canonical_path(request) -> str:
+    """The path with its query in one spelling: `?page=1&`, `?pag%65=1` and
+    `?page=1` name one page, not three cache entries."""
+    return f"{request.path}?{urlencode(sorted(request.GET.lists()), doseq=True)}"
 
 
 def cacheable(request, params: frozenset[str]) -> bool:
@@ -81,7 +95,7 @@ def cached_for_anonymous(stamp: Stamp, *, params: frozenset[str] = frozenset()):
             if found is None:
                 raise Http404("Not found.")
             version, last_modified = found
-            key = digest(version, request.get_full_path())
+            key = digest(version, canonical_path(request))
             gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
             etag = f'"{key[:32]}{"-gz" if gzipped else ""}"'
             modified = int(last_modified.timestamp())

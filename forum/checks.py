@@ -33,6 +33,8 @@ def check_flood_control(app_configs, **kwargs) -> list[Error]:
             )
         )
     for network in settings.STANDPOINT_TRUSTED_PROXIES:
+        if network == "unix":  # a proxy on a Unix socket
+            continue
         try:
             ipaddress.ip_network(network)
         except ValueError:

@@ -376,16 +376,17 @@ class ThrottledSignIn:
     After the rate's failures that pair cools off: counting first (atomically)
     means parallel guesses cannot slip past, and keying on the pair means
     guesses from one address cannot lock the account out anywhere else. A
-    success wipes the count.
+    success wipes the count. The one form that writes (to the cache): the
+    password is checked in clean(), so the count must come before it here.
     """
 
     retry_after: int | None = None
 
     def clean(self):
-        who = (
-            self.data.get("username", "")[:150].casefold(),
-            limits.client_address(self.request),
-        )
+        # The name as the password check will read it: padded or differently
+        # composed spellings of one account must share its count.
+        username = self.fields["username"].to_python(self.data.get("username", ""))
+        who = (username[:150].casefold(), limits.client_key(self.request))
         try:
             limits.take("login", *who)
         except limits.Limited as exc:

@@ -82,16 +82,19 @@ def _keys(name: str, rate: Rate, who: tuple) -> tuple[str, str]:
 
 def _add(keys: tuple[str, str], rate: Rate, delta: int) -> tuple[int, float]:
     """Add `delta` to a window's count, opening the window if none is; (count, end)."""
-    count_key, until_key = keys
+    base, until_key = keys
     now = time.time()
     caches[CACHE].add(until_key, now + rate.seconds, rate.seconds)
+    until = caches[CACHE].get(until_key) or now + rate.seconds
+    # Each window counts under a key of its own: a count that outlives its
+    # window by a moment can never carry into the next one.
+    count_key = f"{base}:{until!r}"
     caches[CACHE].add(count_key, 0, rate.seconds)
     try:
         count = caches[CACHE].incr(count_key, delta)
     except ValueError:  # expired between add() and incr()
         count = max(delta, 0)
         caches[CACHE].set(count_key, count, rate.seconds)
-    until = caches[CACHE].get(until_key) or now + rate.seconds
     # Django's Redis incr() checks EXISTS, then INCR: a key expiring in between
     # comes back with no expiry, a count that would never end. Restate the window.
     caches[CACHE].touch(count_key, max(1, math.ceil(until - now)))
@@ -138,6 +141,7 @@ def counted(name: str, *who):
 
 
 def clear(name: str, *who) -> None:
+    """Close `who`'s windows: the next action opens new ones, counted from zero."""
     caches[CACHE].delete_many(
         [k for rate in rates(name) for k in _keys(name, rate, who)]
     )
@@ -148,19 +152,39 @@ def client_address(request: HttpRequest) -> str:
 
     X-Forwarded-For is read only when REMOTE_ADDR is one of
     STANDPOINT_TRUSTED_PROXIES: anyone can send the header, only a proxy of
-    ours appends the address it saw.
+    ours appends the address it saw. "unix" trusts a proxy on a Unix socket,
+    where REMOTE_ADDR is empty.
     """
-    address = _ip(request.META.get("REMOTE_ADDR", ""))
-    trusted = [ipaddress.ip_network(n) for n in settings.STANDPOINT_TRUSTED_PROXIES]
-    if address is None:
-        return request.META.get("REMOTE_ADDR", "")
+    remote = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.STANDPOINT_TRUSTED_PROXIES
+    trusted = [ipaddress.ip_network(n) for n in proxies if n != "unix"]
     hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    if not remote and "unix" in proxies:
+        address = _ip(hops.pop())
+        if address is None:
+            return remote
+    else:
+        address = _ip(remote)
+        if address is None:
+            return remote
     while any(address in network for network in trusted) and hops:
         hop = _ip(hops.pop())
         if hop is None:
             break  # a malformed hop: keep the last address a proxy vouched for
         address = hop
     return str(address)
+
+
+def client_key(request: HttpRequest) -> str:
+    """Who a per-address limit counts: the address, or its /64 for IPv6.
+
+    One IPv6 home or server gets a whole /64 and could rotate through it.
+    """
+    address = client_address(request)
+    ip = _ip(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return address
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
@@ -416,12 +416,19 @@ def posts_set_status(
 ) -> int:
     """Hide or restore posts, logged; a hidden post leaves a tombstone with the reason.
 
-    `actor` None is the site itself (the report threshold).
+    `actor` None is the site itself (the report threshold). A moderator hiding
+    a post the site hid takes it over: their reason replaces the site's.
     """
     reason = validate_reason(reason)
-    changing = list(_locked(posts).exclude(status=status).values_list("pk", "topic_id"))
-    ids = [pk for pk, _ in changing]
+    locked = _locked(posts)
     hiding = status == PostStatus.HIDDEN
+    if hiding and actor is not None:
+        held = _hidden_by_threshold(locked.filter(status=status))
+        locked = locked.filter(Q(pk__in=held) | ~Q(status=status))
+    else:
+        locked = locked.exclude(status=status)
+    changing = list(locked.values_list("pk", "topic_id"))
+    ids = [pk for pk, _ in changing]
     Post.objects.filter(pk__in=ids).update(
         status=status, hidden_reason=reason if hiding else ""
     )
@@ -570,7 +577,14 @@ def report_create(
     report = Report(post=post, reporter=reporter, reason=reason, note=note.strip())
     report.full_clean(exclude=["post", "reporter"], validate_constraints=False)
     report.save()
-    reporters = post.reports.open().values("reporter").distinct().count()
+    # Readers whose report on this post a moderator dismissed (or a restore
+    # closed) still reach the queue, but no longer count towards hiding it:
+    # the same readers must not undo a review at once.
+    overruled = post.reports.filter(status=ReportStatus.DISMISSED).values("reporter")
+    reporters = (
+        post.reports.open().exclude(reporter__in=overruled)
+        .values("reporter").distinct().count()
+    )  # fmt: skip
     if reporters >= settings.STANDPOINT_REPORT_THRESHOLD:
         posts_set_status(
             posts=Post.objects.filter(pk=post.pk),
@@ -582,27 +596,19 @@ def report_create(
     return report
 
 
-# What each queue outcome logs besides the verdict on the reports.
-REPORT_OUTCOMES = {
-    ReportStatus.DISMISSED: ModerationKind.DISMISS_REPORTS,
-    ReportStatus.HIDDEN: ModerationKind.UPHOLD_REPORTS,
-    ReportStatus.DISPUTED: ModerationKind.UPHOLD_REPORTS,
-}
-
-
 @transaction.atomic
 def reports_resolve(
     *, posts: QuerySet[Post], outcome: str, actor: AbstractBaseUser, reason: str
 ) -> int:
     """Close the open reports on `posts` with one outcome, logged; returns reports closed.
 
-    A post the report threshold hid is under review until this: dismissing
-    restores it, upholding puts the moderator's reason on its tombstone.
-    Disputing records a disclosure verdict in the log.
+    A post the report threshold hid is under review until this: upholding
+    puts the moderator's reason on its tombstone; dismissing, or disputing
+    only its disclosure (a verdict the log records), restores it.
     """
     reason = validate_reason(reason)
-    targets = list(_locked(posts).values_list("pk", "topic_id", "status"))
-    ids = [pk for pk, _, _ in targets]
+    targets = list(_locked(posts).values_list("pk", "topic_id"))
+    ids = [pk for pk, _ in targets]
     open_reports = Report.objects.open().filter(post__in=ids)
     reported = set(open_reports.values_list("post_id", flat=True))
     closed = open_reports.update(
@@ -613,41 +619,37 @@ def reports_resolve(
         if outcome == ReportStatus.DISMISSED
         else ModerationKind.UPHOLD_REPORTS
     )
-    _log(actor, verdict, reason, [(pk, t) for pk, t, _ in targets if pk in reported])
-    hidden = [(pk, t) for pk, t, status in targets if status == PostStatus.HIDDEN]
-    if outcome == ReportStatus.DISMISSED:
-        held = _hidden_by_threshold([pk for pk, _ in hidden])
-        posts_set_status(
-            posts=Post.objects.filter(pk__in=held),
-            status=PostStatus.PUBLISHED,
-            actor=actor,
-            reason=reason,
-        )
-    elif outcome == ReportStatus.HIDDEN:
-        Post.objects.filter(pk__in=[pk for pk, _ in hidden]).update(
-            hidden_reason=reason
-        )
-        _log(actor, ModerationKind.HIDE, reason, hidden)
-        topics_refresh(topic_ids={topic_id for _, topic_id in hidden})  # new tombstones
+    _log(actor, verdict, reason, [(pk, t) for pk, t in targets if pk in reported])
+    if outcome == ReportStatus.HIDDEN:
         posts_set_status(
             posts=Post.objects.filter(pk__in=ids),
             status=PostStatus.HIDDEN,
             actor=actor,
             reason=reason,
         )
-    else:
-        _log(actor, ModerationKind.DISPUTE_DISCLOSURE, reason,
-             [(pk, t) for pk, t, _ in targets])  # fmt: skip
+        return closed
+    if outcome == ReportStatus.DISPUTED:
+        _log(actor, ModerationKind.DISPUTE_DISCLOSURE, reason, targets)
+    # The text stands (dismissed) or only its disclosure is in question
+    # (disputed): a post the threshold hid pending this review comes back.
+    hidden = Post.objects.filter(pk__in=ids, status=PostStatus.HIDDEN)
+    posts_set_status(
+        posts=Post.objects.filter(pk__in=_hidden_by_threshold(hidden)),
+        status=PostStatus.PUBLISHED,
+        actor=actor,
+        reason=reason,
+    )
     return closed
 
 
-def _hidden_by_threshold(post_ids: list[int]) -> list[int]:
-    """Those hidden posts whose latest hiding was the site's, not a moderator's."""
+def _hidden_by_threshold(posts: QuerySet[Post]) -> list[int]:
+    """Those of `posts` whose latest hiding was the site's, not a moderator's."""
     latest = (
         ModerationAction.objects.filter(post_id=OuterRef("pk"), action=ModerationKind.HIDE)
         .order_by("-created", "-id").values("actor_id")[:1]
     )  # fmt: skip
-    held = Post.objects.filter(pk__in=post_ids).annotate(hider=Subquery(latest))
+    held = Post.objects.filter(pk__in=list(posts.values_list("pk", flat=True)))
+    held = held.annotate(hider=Subquery(latest))
     return list(held.filter(hider__isnull=True).values_list("pk", flat=True))
 
 

@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import limits, services
-from .caching import cacheable, cached_for_anonymous, fragment
+from .caching import cacheable, cached_for_anonymous, canonical_path, fragment
 from .forms import (
     ModerationLogFilterForm,
     PostForm,
@@ -87,9 +87,10 @@ def topic_detail(request, slug):
     topic = get_object_or_404(Topic, slug=slug)
     version = topic_version(topic.pk, topic.updated)
     body, status = fragment(
-        ("thread", version, request.get_full_path(), request.user.is_staff),
+        ("thread", version, canonical_path(request), request.user.is_staff),
         lambda: thread_body(request, topic),
         store=cacheable(request, THREAD_PARAMS),
+        keep=lambda rendered: rendered[1] == 200,  # a bad filter's 400 is not kept
     )
     context = {"topic": topic, "thread_body": body, "reply_fields": None}
     if request.user.is_authenticated and not topic.is_locked:
@@ -292,7 +293,7 @@ def signup(request):
     context = {"form": form, "next": next_url}
     if form.is_bound and form.is_valid():
         try:
-            with limits.counted("signup", limits.client_address(request)):
+            with limits.counted("signup", limits.client_key(request)):
                 user = services.user_signup(
                     username=form.cleaned_data["username"],
                     password=form.cleaned_data["password1"],

@@ -59,7 +59,7 @@ def moderated(db):
     services.posts_set_status(
         posts=Post.objects.filter(pk=posts["hidden"].pk),
         status=PostStatus.HIDDEN,
-        actor=None,
+        actor=make_user(username="earlier-moderator", is_staff=True),
         reason="Test reason.",
     )
     return topic, other, posts

@@ -156,6 +156,39 @@ def test_rejected_filter_stays_a_400_with_its_message_when_asked_again(client, t
         assert "ETag" not in response  # whole pages are cached only when they are 200
 
 
+@pytest.mark.parametrize("spelling", ["?page=1&", "?page=1&&", "?pag%65=1"])
+def test_spellings_of_one_query_share_its_cache_entry(
+    client, thread, spelling, django_assert_max_num_queries
+):
+    """Endless harmless spellings of one page must not each take a place in the cache."""
+    first = client.get(thread + "?page=1")
+
+    with django_assert_max_num_queries(CACHED_PAGE_QUERIES) as ctx:
+        again = client.get(thread + spelling)
+
+    assert len(ctx) == CACHED_PAGE_QUERIES
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert again["ETag"] == first["ETag"]
+
+
+def test_rejected_filter_is_rendered_anew_each_time_never_stored(
+    client, topic, thread, django_assert_max_num_queries
+):
+    """Endless bad filters must not each take a place in the cache."""
+    url = f"/t/{topic.slug}/?stance=no-such-stance"
+    with django_assert_max_num_queries(20) as first_ctx:
+        first = client.get(url)
+
+    with django_assert_max_num_queries(20) as again_ctx:
+        again = client.get(url)
+
+    assert len(again_ctx) == len(first_ctx) > CACHED_PAGE_QUERIES
+    for response in (first, again):
+        assert response.status_code == 400
+        assert b"There is no such stance in this topic." in response.content
+
+
 def test_unknown_topic_is_404_without_rendering(client, db):
     assert client.get("/t/no-such-topic/").status_code == 404
 

@@ -461,6 +461,20 @@ def test_signup_limit_is_per_address(db):
     assert "newcomer5" in usernames()
 
 
+def test_signups_from_one_ipv6_64_count_together(db):
+    """One home or server holds a whole /64: rotating through it must not reset the count."""
+    for n in range(5):
+        address = "2001:db8::1" if n % 2 else "2001:db8::2"
+        assert signup(n, REMOTE_ADDR=address).status_code == 302
+
+    same_network = signup(5, REMOTE_ADDR="2001:db8::ffff:3")
+    other_network = signup(6, REMOTE_ADDR="2001:db8:0:1::1")
+
+    assert same_network.status_code == 429
+    assert other_network.status_code == 302
+    assert usernames() == {f"newcomer{n}" for n in (0, 1, 2, 3, 4, 6)}
+
+
 def test_signup_ignores_x_forwarded_for_by_default(db):
     for n in range(5):
         signup(n, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
@@ -533,6 +547,36 @@ def test_client_address_reads_hops_written_with_a_port(settings):
     assert address("127.0.0.1", "203.0.113.9:4711") == "203.0.113.9"
     assert address("127.0.0.1", "[2001:db8::1]:4711") == "2001:db8::1"
     assert address("127.0.0.1", "198.51.100.1, 203.0.113.9:4711") == "203.0.113.9"
+
+
+def test_client_address_behind_a_proxy_on_a_unix_socket(settings):
+    """Gunicorn on a Unix socket sees no peer address: REMOTE_ADDR is empty."""
+    settings.STANDPOINT_TRUSTED_PROXIES = ["unix", "10.0.0.0/8"]
+
+    assert address("", "1.2.3.4") == "1.2.3.4"
+    assert address("", "1.2.3.4, 10.0.0.5") == "1.2.3.4"
+    assert address("", "") == ""
+    assert address("") == ""
+    # A request over TCP is read as before: its peer is no proxy of ours.
+    assert address("203.0.113.5", "1.2.3.4") == "203.0.113.5"
+
+
+def test_client_address_on_a_unix_socket_ignores_the_header_unless_trusted(settings):
+    settings.STANDPOINT_TRUSTED_PROXIES = ["10.0.0.0/8"]
+
+    assert address("", "1.2.3.4") == ""
+
+
+def key(remote_addr: str) -> str:
+    return limits.client_key(RequestFactory().get("/", REMOTE_ADDR=remote_addr))
+
+
+def test_client_key_is_the_ipv6_64_or_the_ipv4_address():
+    assert key("2001:db8::1") == "2001:db8::/64"
+    assert key("2001:db8::ffff:3") == "2001:db8::/64"
+    assert key("2001:db8:0:1::1") == "2001:db8:0:1::/64"
+    assert key("203.0.113.5") == "203.0.113.5"
+    assert key("::ffff:203.0.113.5") == "203.0.113.5"
 
 
 # Login cool-off ------------------------------------------------------------
@@ -662,6 +706,39 @@ def test_admin_sign_in_cools_off_after_five_failures(moderator):
     assert client.session["_auth_user_id"] == str(moderator.pk)
 
 
+@pytest.mark.parametrize("form", ["site", "admin"])
+@pytest.mark.parametrize("spelling", ["victim ", " victim", "\tvictim", "ｖictim"])
+def test_cool_off_holds_for_every_spelling_the_form_reads_as_that_username(
+    db, form, spelling
+):
+    """The form strips and NFKC-normalises the name before the password check."""
+    victim = make_user(username="victim")
+    attempt = sign_in
+    if form == "admin":
+        services.user_make_moderator(user=victim)
+        attempt = admin_sign_in
+    for _ in range(5):
+        assert attempt("victim", "wrong password")[1].status_code == 200
+
+    _, guess = attempt(spelling, "another guess")
+    client, response = attempt(spelling, PASSWORD)
+
+    assert guess.status_code == 429
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_failures_under_any_spelling_count_against_one_username(user):
+    fail(f"{user.username} ", 2)
+    fail(f"\t{user.username}", 2)
+    fail(user.username.upper(), 1)
+
+    client, response = sign_in(user.username, PASSWORD)
+
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
 @pytest.mark.django_db(transaction=True)
 def test_parallel_guesses_get_at_most_five_passwords_checked(monkeypatch):
     """Twenty guesses at once, each password check slow as a real hasher's.
@@ -715,6 +792,64 @@ def test_filling_the_page_cache_leaves_a_cool_off_in_place(user):
 
     _, response = sign_in(user.username, PASSWORD)
     assert response.status_code == 429
+
+
+# Windows ---------------------------------------------------------------------
+
+
+def test_a_new_window_starts_from_zero_whatever_an_old_count_outlived(settings):
+    """A window's end and its count are two keys that expire apart.
+
+    The count's expiry is restated in whole seconds, so it can outlive the
+    window's end: the next window must not inherit it and cool off at once.
+    """
+    set_rate(settings, "login", "5/15m")
+    who = ("ada", "203.0.113.5")
+    for _ in range(5):
+        limits.take("login", *who)
+    with pytest.raises(limits.Limited):
+        limits.take("login", *who)
+    _, until_key = limits._keys("login", Rate(5, 900), who)
+    caches[limits.CACHE].delete(until_key)  # the window ends; its count is left
+
+    for _ in range(5):  # counts 1 to 5 of the new window, none refused
+        limits.take("login", *who)
+
+    with pytest.raises(limits.Limited):
+        limits.take("login", *who)
+
+
+def test_a_take_arriving_while_a_window_opens_still_counts(settings, monkeypatch):
+    """Opening a window is several cache calls; a parallel take can land between them.
+
+    With "1/15m" one of two takes at the window's start must be refused, or
+    parallel guesses slip past the count (seen with Redis, one network trip
+    apart).
+    """
+    set_rate(settings, "login", "1/15m")
+    who = ("ada", "203.0.113.5")
+    counts = caches[limits.CACHE]
+    add = counts.add
+    outcomes = []
+
+    def attempt():
+        try:
+            limits.take("login", *who)
+            outcomes.append("counted")
+        except limits.Limited:
+            outcomes.append("refused")
+
+    def window_opens_then_a_twin_arrives(key, *args, **kwargs):
+        added = add(key, *args, **kwargs)
+        if added and key.endswith(":until") and not outcomes:
+            attempt()
+        return added
+
+    monkeypatch.setattr(counts, "add", window_opens_then_a_twin_arrives)
+
+    attempt()
+
+    assert sorted(outcomes) == ["counted", "refused"]
 
 
 # Counts in Redis -------------------------------------------------------------
@@ -859,6 +994,12 @@ def test_check_reports_a_bad_trusted_proxy_as_e002(settings, db):
         "forum.E002": "TRUSTED_PROXIES entry 'proxy.example' is not an address or "
         "network."
     }
+
+
+def test_check_accepts_unix_as_a_trusted_proxy(settings, db):
+    settings.STANDPOINT_TRUSTED_PROXIES = ["unix", "127.0.0.1", "10.0.0.0/8"]
+
+    assert forum_errors() == {}
 
 
 def test_check_reports_a_report_threshold_below_one_as_e003(settings, db):

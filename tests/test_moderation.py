@@ -235,7 +235,7 @@ def scene(topic):
     file_report(reported, "off_topic", "Nothing about export rules.")
     plain = make_post(topic=topic, author=grace, body="Defenders lose tools.")
     hidden = make_post(topic=topic, author=grace, body="You are all fools.")
-    hide(hidden, "Insults, not argument.")
+    hide(hidden, "Insults, not argument.", actor=make_user(is_staff=True))
     proposal = services.position_propose(
         topic=topic,
         author=grace,
@@ -611,6 +611,123 @@ def test_dismissing_reports_leaves_a_post_a_moderator_hid_hidden(
     assert [(row.action, row.post_id) for row in new_log_rows(before)] == [
         ("dismiss_reports", post.pk)
     ]
+
+
+def test_disputing_the_disclosure_restores_a_post_the_threshold_hid(staff, topic):
+    """The text stands; only its disclosure is in question, which the log records."""
+    post = make_post(topic=topic, body="Open models keep defenders ahead.")
+    for _ in range(3):
+        file_report(post, "undisclosed_interest")
+    before = log_ids()
+    reason = "Works for a model vendor and did not say so."
+
+    response = confirm(staff, QUEUE, "dispute_disclosures", [post], reason, follow=True)
+
+    assert messages_shown(response) == [
+        "3 report(s) upheld and the disclosures disputed."
+    ]
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.PUBLISHED, "")
+    assert set(post.reports.values_list("status", flat=True)) == {ReportStatus.DISPUTED}
+    assert sorted(
+        (row.action, row.post_id, row.actor, row.reason) for row in new_log_rows(before)
+    ) == [
+        ("dispute_disclosure", post.pk, staff.user, reason),
+        ("restore", post.pk, staff.user, reason),
+        ("uphold_reports", post.pk, staff.user, reason),
+    ]
+    thread = CsrfClient().get(f"/t/{topic.slug}/")
+    block = post_block(thread, post)
+    assert "tombstone" not in block
+    assert "Open models keep defenders ahead." in squash(block)
+    assert Topic.objects.get(pk=topic.pk).hidden_count == 0
+
+
+def test_disputing_the_disclosure_leaves_a_post_a_moderator_hid_hidden(
+    staff, topic, moderator
+):
+    post = make_post(topic=topic, body="You are all fools.")
+    file_report(post, "undisclosed_interest")
+    hide(post, "Insults, not argument.", actor=moderator)
+    before = log_ids()
+    reason = "Works for a model vendor and did not say so."
+
+    response = confirm(staff, QUEUE, "dispute_disclosures", [post], reason)
+
+    assert response.status_code == 302
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (
+        PostStatus.HIDDEN,
+        "Insults, not argument.",
+    )
+    assert sorted(row.action for row in new_log_rows(before)) == [
+        "dispute_disclosure",
+        "uphold_reports",
+    ]
+
+
+def test_a_moderator_hiding_a_post_the_threshold_hid_takes_it_over(staff, topic):
+    post = hidden_by_reports(topic, body="Buy cheap watches.")
+    before = log_ids()
+    reason = "Advertising for watches."
+
+    response = confirm(staff, POSTS, "hide_posts", [post], reason, follow=True)
+
+    assert messages_shown(response) == ["1 post(s) hidden."]
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.HIDDEN, reason)
+    assert [
+        (row.action, row.post_id, row.actor, row.reason) for row in new_log_rows(before)
+    ] == [("hide", post.pk, staff.user, reason)]
+    thread = CsrfClient().get(f"/t/{topic.slug}/")
+    assert squash(post_block(thread, post)) == (
+        f"#{post.pk} Hidden by moderators: Advertising for watches."
+    )
+
+    # The latest hiding is now a moderator's: dismissing the reports keeps it.
+    confirm(staff, QUEUE, "dismiss_reports", [post], "The reports were not needed.")
+
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.HIDDEN, reason)
+    assert post.reports.open().count() == 0
+
+
+def test_the_same_readers_cannot_hide_again_a_post_a_moderator_restored(staff, topic):
+    post = make_post(topic=topic, body="A fair but unpopular opinion.")
+    readers = [make_user() for _ in range(3)]
+    for reader in readers:
+        file_report(post, "spam", reporter=reader)
+    post.refresh_from_db()
+    assert post.status == PostStatus.HIDDEN
+    confirm(staff, POSTS, "restore_posts", [post], "Reviewed: on topic and civil.")
+    before = log_ids()
+
+    for reader in readers:
+        assert report(signed_in(reader), post, "spam").status_code == 302
+
+    post.refresh_from_db()
+    assert (post.status, post.hidden_reason) == (PostStatus.PUBLISHED, "")
+    assert sorted(post.reports.values_list("reporter", "status")) == sorted(
+        [(reader.pk, ReportStatus.DISMISSED) for reader in readers]
+        + [(reader.pk, ReportStatus.OPEN) for reader in readers]
+    )
+    assert new_log_rows(before) == []
+    rows = queue_rows(staff.get(QUEUE))
+    assert [(row["open_reports"], row["reasons"]) for row in rows] == [("3", "Spam ×3")]
+
+
+def test_new_readers_still_reach_the_threshold_on_a_restored_post(staff, topic):
+    post = make_post(topic=topic, body="Buy cheap watches, again.")
+    for _ in range(3):
+        file_report(post, "spam")
+    confirm(staff, POSTS, "restore_posts", [post], "Reviewed: let it stand.")
+
+    for reader in [make_user() for _ in range(3)]:
+        assert report(signed_in(reader), post, "spam").status_code == 302
+
+    post.refresh_from_db()
+    assert post.status == PostStatus.HIDDEN
+    assert post.hidden_reason.startswith("Hidden automatically pending review")
 
 
 # The report queue -----------------------------------------------------------
