@@ -1,0 +1,144 @@
+"""What every contribution declares: who or what wrote it and what ties its author has.
+
+Every rule that fits on one row is a named CheckConstraint, so no path (form,
+admin, shell, command) can store a text that breaks it. Rules that span rows
+(stances belong to the topic, conflicts name its parties) live in services.py.
+"""
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Length, Replace, Trim
+from django.db.models.lookups import GreaterThan
+
+if TYPE_CHECKING:
+    from .topics import Party, Topic
+
+BODY_MAX_LENGTH = 20_000
+REASON_MAX_LENGTH = 1000
+
+
+def not_blank(field: str) -> GreaterThan:
+    """A condition that `field` holds more than whitespace, on SQLite and PostgreSQL.
+
+    SQL TRIM strips spaces only, so other whitespace becomes a space first.
+    """
+    text = F(field)
+    for char in "\t\n\r\f\v\xa0":
+        text = Replace(text, Value(char), Value(" "))
+    return GreaterThan(Length(Trim(text)), 0)
+
+
+class Authorship(models.TextChoices):
+    HUMAN = "human", "Human-written"
+    AI_POLISHED = "ai_polished", "AI-polished"
+    AI_ASSISTED = "ai_assisted", "AI-assisted"
+    AI_GENERATED = "ai_generated", "AI-generated"
+
+
+class Paid(models.TextChoices):
+    NO = "no", "Not paid"
+    YES = "yes", "Paid"
+    EXPECTED = "expected", "Expects to be paid"
+
+
+class Conflict(models.TextChoices):
+    NONE = "none", "No conflict of interest"
+    DECLARED = "declared", "Declared conflict of interest"
+
+
+class Disclosure(models.Model):
+    """Who or what wrote a text and what ties its author has to the subject.
+
+    Shared by posts and by the seed article itself: the site holds its sources
+    to the rule it holds its users to.
+    """
+
+    authorship = models.CharField(
+        "who wrote it", max_length=16, choices=Authorship.choices
+    )
+    ai_model = models.CharField("AI model", max_length=100, blank=True)
+    ai_maker = models.CharField("AI model's maker", max_length=100, blank=True)
+    affiliation = models.CharField(max_length=200)
+    paid = models.CharField("paid to post", max_length=10, choices=Paid.choices)
+    paid_by = models.CharField("paid by", max_length=200, blank=True)
+    conflict = models.CharField(
+        "conflict of interest", max_length=10, choices=Conflict.choices
+    )
+    conflict_parties = models.ManyToManyField(
+        "Party", blank=True, related_name="%(class)s_conflicts"
+    )
+    conflict_details = models.TextField(max_length=1000, blank=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(authorship__in=Authorship.values),
+                name="%(app_label)s_%(class)s_authorship_valid",
+                violation_error_message="Authorship must be one of: "
+                + ", ".join(Authorship.values)
+                + ".",
+            ),
+            models.CheckConstraint(
+                condition=(Q(authorship=Authorship.HUMAN, ai_model="", ai_maker=""))
+                | (
+                    ~Q(authorship=Authorship.HUMAN)
+                    & Q(not_blank("ai_model"))
+                    & Q(not_blank("ai_maker"))
+                ),
+                name="%(app_label)s_%(class)s_ai_fields_match_authorship",
+                violation_error_message="Name the AI model and its maker when AI "
+                "was involved, and leave both empty when it was not.",
+            ),
+            models.CheckConstraint(
+                condition=Q(not_blank("affiliation")),
+                name="%(app_label)s_%(class)s_affiliation_not_blank",
+                violation_error_message="Affiliation is required; write “none” if "
+                "you have none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid__in=Paid.values),
+                name="%(app_label)s_%(class)s_paid_valid",
+                violation_error_message="Paid must be one of: "
+                + ", ".join(Paid.values)
+                + ".",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid=Paid.NO, paid_by="")
+                | (~Q(paid=Paid.NO) & Q(not_blank("paid_by"))),
+                name="%(app_label)s_%(class)s_paid_by_matches_paid",
+                violation_error_message="Say who pays when the post is paid or "
+                "payment is expected, and no one otherwise.",
+            ),
+            models.CheckConstraint(
+                condition=Q(conflict__in=Conflict.values),
+                name="%(app_label)s_%(class)s_conflict_valid",
+                violation_error_message="Conflict must be one of: "
+                + ", ".join(Conflict.values)
+                + ".",
+            ),
+            models.CheckConstraint(
+                condition=Q(conflict=Conflict.NONE, conflict_details="")
+                | (Q(conflict=Conflict.DECLARED) & Q(not_blank("conflict_details"))),
+                name="%(app_label)s_%(class)s_conflict_details_match_conflict",
+                violation_error_message="Describe a declared conflict, and leave "
+                "the details empty when there is none.",
+            ),
+        ]
+
+    @property
+    def uses_ai(self) -> bool:
+        return self.authorship != Authorship.HUMAN
+
+    @property
+    def maker_party(self) -> "Party | None":
+        """The debate's party that made the AI model, if any: derived, never typed."""
+        if not self.uses_ai:
+            return None
+        return self.disclosure_topic.party_named(self.ai_maker)
+
+    @property
+    def disclosure_topic(self) -> "Topic":
+        raise NotImplementedError
