@@ -5,8 +5,11 @@ from .disclosure import (
     REASON_MAX_LENGTH,
     Authorship,
     Conflict,
+    AUTHORSHIP_RANK,
     Disclosure,
+    DisclosureFields,
     Paid,
+    ReviewState,
     not_blank,
 )
 from .moderation import (
@@ -23,14 +26,23 @@ from .moderation import (
     Suspension,
     SuspensionQuerySet,
 )
-from .posts import Post, PostKeyword, PostQuerySet, PostStance, PostStatus
+from .posts import (
+    Post,
+    PostKeyword,
+    PostQuerySet,
+    PostRevision,
+    PostStance,
+    PostStatus,
+)
+from .profiles import INTERESTS_MAX_LENGTH, DisclosureDefaults
 from .topics import Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
-    "BODY_MAX_LENGTH", "REASON_MAX_LENGTH", "Authorship", "Conflict", "Disclosure",
+    "AUTHORSHIP_RANK", "BODY_MAX_LENGTH", "INTERESTS_MAX_LENGTH", "REASON_MAX_LENGTH",
+    "Authorship", "Conflict", "Disclosure", "DisclosureDefaults", "DisclosureFields",
     "ModerationAction", "ModerationActionQuerySet", "ModerationKind", "Paid", "Party",
     "Polarity", "Position", "PositionProposal", "Post", "PostKeyword", "PostQuerySet",
-    "PostStance", "PostStatus", "ProposalStatus", "Report", "ReportQuerySet",
-    "ReportReason", "ReportStatus", "ReportedPost", "Stance", "Suspension",
+    "PostRevision", "PostStance", "PostStatus", "ProposalStatus", "Report", "ReportQuerySet",
+    "ReportReason", "ReportStatus", "ReportedPost", "ReviewState", "Stance", "Suspension",
     "SuspensionQuerySet", "Topic", "TopicQuerySet", "not_blank",
 ]  # fmt: skip

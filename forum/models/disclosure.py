@@ -48,11 +48,29 @@ class Conflict(models.TextChoices):
     DECLARED = "declared", "Declared conflict of interest"
 
 
-class Disclosure(models.Model):
-    """Who or what wrote a text and what ties its author has to the subject.
+class ReviewState(models.TextChoices):
+    """How far moderators have looked at a post's disclosure; labels read on the strip."""
 
-    Shared by posts and by the seed article itself: the site holds its sources
-    to the rule it holds its users to.
+    SELF_DECLARED = "self_declared", "Self-declared"
+    VERIFIED = "verified", "Verified by moderators"
+    DISPUTED = "disputed", "Disputed"
+    CORRECTED = "corrected", "Corrected"
+    MODERATOR_LABELLED = "moderator_labelled", "Label added by moderators"
+
+
+# The order of AI involvement: a lower rank after publication declares less.
+AUTHORSHIP_RANK = {
+    Authorship.HUMAN: 0,
+    Authorship.AI_POLISHED: 1,
+    Authorship.AI_ASSISTED: 2,
+    Authorship.AI_GENERATED: 3,
+}
+
+
+class DisclosureFields(models.Model):
+    """A disclosure's own answers and the rules among them, without the party links.
+
+    Revisions keep these as they were, naming parties as they were named then.
     """
 
     authorship = models.CharField(
@@ -65,9 +83,6 @@ class Disclosure(models.Model):
     paid_by = models.CharField("paid by", max_length=200, blank=True)
     conflict = models.CharField(
         "conflict of interest", max_length=10, choices=Conflict.choices
-    )
-    conflict_parties = models.ManyToManyField(
-        "Party", blank=True, related_name="%(class)s_conflicts"
     )
     conflict_details = models.TextField(max_length=1000, blank=True)
 
@@ -131,6 +146,21 @@ class Disclosure(models.Model):
     @property
     def uses_ai(self) -> bool:
         return self.authorship != Authorship.HUMAN
+
+
+class Disclosure(DisclosureFields):
+    """Who or what wrote a text and what ties its author has to the subject.
+
+    Shared by posts, proposed positions and the seed article itself: the site
+    holds its sources to the rule it holds its users to.
+    """
+
+    conflict_parties = models.ManyToManyField(
+        "Party", blank=True, related_name="%(class)s_conflicts"
+    )
+
+    class Meta(DisclosureFields.Meta):
+        abstract = True
 
     @property
     def maker_party(self) -> "Party | None":

@@ -11,7 +11,14 @@ from taggit.managers import TaggableManager
 from taggit.models import TaggedItemBase
 
 from ..markup import render_markdown
-from .disclosure import BODY_MAX_LENGTH, REASON_MAX_LENGTH, Disclosure, not_blank
+from .disclosure import (
+    BODY_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    Disclosure,
+    DisclosureFields,
+    ReviewState,
+    not_blank,
+)
 from .topics import Stance, Topic
 
 
@@ -127,6 +134,35 @@ class Post(Disclosure):
     )
     created = models.DateTimeField(default=timezone.now)
     edited = models.DateTimeField(null=True, blank=True)
+    # Set for good once an edit declared less than before (PostRevision.downgrade).
+    amended = models.BooleanField(
+        "disclosure amended",
+        default=False,
+        editable=False,
+        help_text="An edit after publication reduced what the disclosure declares.",
+    )
+    review_state = models.CharField(
+        "disclosure review",
+        max_length=20,
+        choices=ReviewState.choices,
+        default=ReviewState.SELF_DECLARED,
+        editable=False,
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    review_note = models.TextField(
+        max_length=REASON_MAX_LENGTH,
+        blank=True,
+        editable=False,
+        help_text="The moderators' public note, shown on the disclosure strip.",
+    )
 
     stances = TaggableManager(
         "stances",
@@ -180,6 +216,24 @@ class Post(Disclosure):
                 name="forum_post_not_own_parent",
                 violation_error_message="A post cannot reply to itself.",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    review_state=ReviewState.SELF_DECLARED,
+                    reviewed_by__isnull=True,
+                    reviewed_at__isnull=True,
+                    review_note="",
+                )
+                | Q(
+                    review_state__in=ReviewState.values,
+                    reviewed_by__isnull=False,
+                    reviewed_at__isnull=False,
+                )
+                & ~Q(review_state=ReviewState.SELF_DECLARED)
+                & Q(not_blank("review_note")),
+                name="forum_post_review_recorded",
+                violation_error_message="A reviewed disclosure records its reviewer, "
+                "the time and a public note; a self-declared one has none.",
+            ),
         ]
 
     def __str__(self):
@@ -199,3 +253,82 @@ class Post(Disclosure):
     @property
     def is_hidden(self) -> bool:
         return self.status == PostStatus.HIDDEN
+
+    @property
+    def is_disputed(self) -> bool:
+        return self.review_state == ReviewState.DISPUTED
+
+
+class PostRevision(DisclosureFields):
+    """One version of a post, as its editor left it: append-only, like the moderation log.
+
+    A post's first edit also stores the version it replaces, as number 1, so
+    the history always starts from what was first published. Stances, tags and
+    parties are kept as they were named then; renaming a position later does
+    not rewrite what a reader saw.
+    """
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(
+        max_length=REASON_MAX_LENGTH, blank=True, help_text="The editor's own words."
+    )
+    body = models.TextField(max_length=BODY_MAX_LENGTH)
+    # [{"position": slug, "claim": text, "polarity": "supports" | "opposes"}]
+    stances = models.JSONField(default=list)
+    tags = models.JSONField(default=list)
+    # [{"slug": party slug, "name": its name}]
+    conflict_parties = models.JSONField(default=list)
+    downgrade = models.BooleanField(
+        default=False, help_text="This version declares less than the one before."
+    )
+    # [{"claim": text, "from": polarity or "", "to": polarity or ""}]
+    stance_changes = models.JSONField(default=list)
+
+    class Meta(DisclosureFields.Meta):
+        ordering = ["post", "number"]
+        constraints = [
+            *DisclosureFields.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["post", "number"], name="forum_postrevision_unique_number"
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gte=1),
+                name="forum_postrevision_number_positive",
+                violation_error_message="Revisions are numbered from 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(downgrade=False) | Q(not_blank("reason")),
+                name="forum_postrevision_downgrade_has_reason",
+                violation_error_message="A disclosure that declares less than "
+                "before needs its editor's reason.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.post_id} revision {self.number}"
+
+    @property
+    def by_moderator(self) -> bool:
+        return self.editor_id != self.post.author_id
+
+    @property
+    def conflict_party_names(self) -> list[str]:
+        return [party["name"] for party in self.conflict_parties]
+
+    def stance_trail(self) -> list[str]:
+        """The stance changes this version made, in the words the post shows."""
+        notes = []
+        for change in self.stance_changes:
+            claim, old, new = change["claim"], change["from"], change["to"]
+            if old and new:
+                notes.append(f"changed stance on “{claim}” from {old} to {new}")
+            elif new:
+                notes.append(f"took a stance on “{claim}”: {new}")
+            else:
+                notes.append(f"dropped its stance on “{claim}” (was: {old})")
+        return notes
