@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Case, Count, Max, Prefetch, Q, Value, When
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -26,23 +27,25 @@ from .models import (
     Position,
     PositionProposal,
     Post,
+    PostRevision,
     PostStatus,
     ProposalStatus,
     Report,
     ReportedPost,
     ReportStatus,
+    ReviewState,
     Stance,
     Suspension,
     Topic,
 )
 
 
-def with_reason(description: str, done: str):
+def with_reason(description: str, done: str, *, guidance: str = ""):
     """An admin action that runs only once the moderator gives a public reason.
 
     The decorated method takes (request, queryset, reason) and returns how many
     objects it changed, reported as "<count> <done>."; the first click shows a
-    confirmation page asking why.
+    confirmation page asking why, with `guidance` if any.
     """
 
     def decorator(apply):
@@ -65,6 +68,7 @@ def with_reason(description: str, done: str):
             context = {
                 **modeladmin.admin_site.each_context(request),
                 "title": description,
+                "guidance": guidance,
                 "form": form,
                 "objects": queryset,
                 "action": request.POST.get("action", apply.__name__),
@@ -81,6 +85,34 @@ def with_reason(description: str, done: str):
 def disclosure_html(item) -> str:
     """The disclosure strip readers see, for a post or proposal in an admin page."""
     return mark_safe(render_to_string("forum/_disclosure.html", {"d": item}))
+
+
+EVIDENCE_RULE = (
+    "Evidence rule: an AI-detector score or a writing style alone is never enough. "
+    "Say what you found, in words readers can check: the author's own statement, "
+    "a matching text published elsewhere, an affiliation on public record. The "
+    "note is public: it appears on the post's disclosure and in the moderation log."
+)
+
+
+class RevisionInline(admin.TabularInline):
+    """A post's versions, read-only: services append them, nothing edits them."""
+
+    model = PostRevision
+    fields = ["number", "created", "editor", "reason", "downgrade", "authorship",
+              "affiliation", "paid", "conflict"]  # fmt: skip
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("editor")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class StanceListFilter(admin.RelatedOnlyFieldListFilter):
@@ -251,11 +283,12 @@ class TopicAdmin(admin.ModelAdmin):
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
     list_display = [
-        "id", "excerpt", "topic", "author", "stance_list", "authorship", "status",
-        "created",
+        "id", "excerpt", "topic", "author", "stance_list", "authorship",
+        "review_state", "status", "created",
     ]  # fmt: skip
     list_filter = [
         "status",
+        "review_state",
         "authorship",
         "topic",
         ("stance_links__tag", StanceListFilter),
@@ -263,8 +296,11 @@ class PostAdmin(admin.ModelAdmin):
     list_select_related = ["topic", "author"]
     search_fields = ["body", "author__username"]
     readonly_fields = ["topic", "author", "parent", "status", "hidden_reason",
+                       "review_state", "review_note", "reviewed_at", "amended",
                        "body_html", "attested_at", "created", "edited"]  # fmt: skip
-    actions = ["hide_posts", "restore_posts"]
+    actions = ["hide_posts", "restore_posts", "verify_disclosures",
+               "dispute_disclosures", "correct_disclosures", "clear_reviews"]  # fmt: skip
+    inlines = [RevisionInline]
     date_hierarchy = "created"
 
     def get_queryset(self, request):
@@ -286,17 +322,49 @@ class PostAdmin(admin.ModelAdmin):
     def stance_list(self, post):
         return "; ".join(stance.name for stance in post.stances.all())
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"editor": request.user})
+
     def save_model(self, request, obj, form, change):
-        services.post_update(
-            post=obj,
-            stances=form.cleaned_data["stances"],
-            tags=form.cleaned_data["tags"],
-            conflict_parties=form.cleaned_data["conflict_parties"],
-        )
+        # The form put the new values on `obj`; post_edit reads the stored post.
+        services.post_edit(post=obj, editor=request.user, **form.edit())
 
     def save_related(self, request, form, formsets, change):
-        # post_update already wrote the stances, tags and parties.
-        pass
+        # post_edit already wrote the stances, tags and parties; the revisions
+        # inline is read-only, but the change message reads its formset.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def _review(self, request, queryset, note, state):
+        return services.posts_review(
+            posts=queryset, state=state, actor=request.user, note=note
+        )
+
+    @with_reason("Verify the disclosures of selected posts", "disclosure(s) verified",
+                 guidance=EVIDENCE_RULE)  # fmt: skip
+    def verify_disclosures(self, request, queryset, note):
+        return self._review(request, queryset, note, ReviewState.VERIFIED)
+
+    @with_reason("Dispute the disclosures of selected posts", "disclosure(s) disputed",
+                 guidance=EVIDENCE_RULE)  # fmt: skip
+    def dispute_disclosures(self, request, queryset, note):
+        return self._review(request, queryset, note, ReviewState.DISPUTED)
+
+    @with_reason(
+        "Mark the disclosures of selected posts corrected",
+        "disclosure(s) marked corrected",
+        guidance=EVIDENCE_RULE,
+    )
+    def correct_disclosures(self, request, queryset, note):
+        return self._review(request, queryset, note, ReviewState.CORRECTED)
+
+    @with_reason(
+        "Clear the review of selected posts' disclosures (self-declared again)",
+        "review(s) cleared",
+    )
+    def clear_reviews(self, request, queryset, note):
+        return self._review(request, queryset, note, ReviewState.SELF_DECLARED)
 
     @with_reason("Hide selected posts", "post(s) hidden")
     def hide_posts(self, request, queryset, reason):
@@ -391,7 +459,8 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
               "created"]  # fmt: skip
     readonly_fields = [*fields]
     inlines = [ReportInline]
-    actions = ["dismiss_reports", "hide_reported_posts", "dispute_disclosures"]
+    actions = ["dismiss_reports", "hide_reported_posts", "dispute_disclosures",
+               "verify_disclosures"]  # fmt: skip
 
     def get_queryset(self, request):
         # Not super(): it orders by get_ordering(), before these annotations exist.
@@ -467,9 +536,23 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     @with_reason(
         "Uphold the reports and dispute the posts' disclosures",
         "report(s) upheld and the disclosures disputed",
+        guidance=EVIDENCE_RULE,
     )
     def dispute_disclosures(self, request, queryset, reason):
         return self._resolve(request, queryset, reason, ReportStatus.DISPUTED)
+
+    @with_reason(
+        "Dismiss the reports and verify the posts' disclosures",
+        "report(s) dismissed and the disclosures verified",
+        guidance=EVIDENCE_RULE,
+    )
+    @transaction.atomic
+    def verify_disclosures(self, request, queryset, reason):
+        closed = self._resolve(request, queryset, reason, ReportStatus.DISMISSED)
+        services.posts_review(
+            posts=queryset, state=ReviewState.VERIFIED, actor=request.user, note=reason
+        )
+        return closed
 
 
 class SuspensionForm(forms.ModelForm):

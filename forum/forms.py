@@ -12,6 +12,8 @@ from . import limits
 from .models import (
     REASON_MAX_LENGTH,
     Authorship,
+    DisclosureDefaults,
+    Paid,
     Party,
     PositionProposal,
     Post,
@@ -21,6 +23,7 @@ from .models import (
 )
 from .services import (
     DISCLOSURE_TEXT_FIELDS,
+    validate_defaults,
     validate_disclosure,
     validate_keywords,
     validate_parent,
@@ -325,14 +328,123 @@ class ModerationLogFilterForm(forms.Form):
     )
 
 
-class PostAdminForm(PostForm):
-    """The admin's edit form: the same rules, no re-attestation.
+class PostEditForm(PostForm):
+    """An edit of a published reply: its author re-attests, a moderator says why.
 
-    Status is not here: hiding and restoring are actions that ask for a reason.
+    The reply it answers stays as it was.
+    """
+
+    reason = forms.CharField(
+        label="Why are you editing?",
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown with this version in the post’s public history. Needed "
+        "when you remove something from your disclosure.",
+    )
+    parent = None
+
+    def __init__(self, *args, editor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editor = editor
+        self.initial["stances"] = [s.slug for s in self.instance.stances.all()]
+        self.initial["conflict_parties"] = [
+            p.slug for p in self.instance.conflict_parties.all()
+        ]
+        if self.by_moderator:
+            # The attestation is the author's; a moderator answers for the edit
+            # with a public reason, which the moderation log shows.
+            self.fields.pop("attest", None)
+            self.fields["reason"].required = True
+            self.fields["reason"].label = "Public reason"
+            self.fields["reason"].help_text = (
+                "Shown in the moderation log and the post’s history. If you change "
+                "the disclosure, the post shows that moderators labelled it."
+            )
+            self.fields["reason"].error_messages["required"] = (
+                "Give a reason: the public moderation log shows it."
+            )
+
+    @property
+    def by_moderator(self) -> bool:
+        return self.editor.pk != self.instance.author_id
+
+    def clean(self):
+        cleaned = super().clean()
+        edited = [
+            name for name in self.changed_data if name not in ("reason", "attest")
+        ]
+        if not self.errors and not edited:
+            raise ValidationError(
+                "Nothing has changed: edit the text, stances, tags or disclosure first.",
+                code="unchanged",
+            )
+        return cleaned
+
+    def edit(self) -> dict:
+        """The cleaned edit, as keyword arguments for services.post_edit."""
+        data = self.cleaned_data
+        return {
+            "body": data["body"], "stances": data["stances"], "tags": data["tags"],
+            "reason": data["reason"], "attested": data.get("attest", False),
+            **self.disclosure(),
+        }  # fmt: skip
+
+
+class PostAdminForm(PostEditForm):
+    """The admin's edit form: a moderator's edit, under the same rules.
+
+    Status and review are not here: they are actions that ask for a reason.
     """
 
     attest = None
-    parent = None
+    editor = None  # PostAdmin.get_form sets the moderator for each request.
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("editor", self.editor)
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        if not self.by_moderator:
+            raise ValidationError(
+                "Edit your own posts on the site, where you confirm your disclosure.",
+                code="own_post",
+            )
+        return super().clean()
+
+
+class DefaultsForm(forms.ModelForm):
+    """A reader's default disclosure answers: all optional, each still confirmed per post."""
+
+    class Meta:
+        model = DisclosureDefaults
+        fields = ["affiliation", "paid", "paid_by", "interests"]
+        widgets = {
+            "paid": forms.RadioSelect,
+            "interests": forms.Textarea(attrs={"rows": 4}),
+        }
+        labels = {"paid": "Are you paid to post here?"}
+        help_texts = {
+            "affiliation": "Your relevant employer or organisation, or “none”.",
+            "paid_by": "Who pays you, or will, to post.",
+            "interests": "One per line, the party’s name, a colon and your tie, e.g. "
+            "“Anthropic: I hold shares”. When a topic names that party, your reply "
+            "form starts with this conflict of interest declared.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["paid"].choices = [("", "No default"), *Paid.choices]
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {name: cleaned.get(name) or "" for name in self.Meta.fields}
+        check(self, validate_defaults, **values)
+        return cleaned
+
+    def _post_clean(self):
+        # The service appends a new row; this form never saves the old one.
+        pass
 
 
 class ThreadFilterForm(forms.Form):

@@ -20,9 +20,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from .models import (
+    AUTHORSHIP_RANK,
+    INTERESTS_MAX_LENGTH,
     REASON_MAX_LENGTH,
     Authorship,
     Conflict,
+    DisclosureDefaults,
     ModerationAction,
     ModerationKind,
     Paid,
@@ -31,12 +34,14 @@ from .models import (
     Position,
     PositionProposal,
     Post,
+    PostRevision,
     PostStance,
     PostStatus,
     ProposalStatus,
     Report,
     ReportReason,
     ReportStatus,
+    ReviewState,
     Stance,
     Suspension,
     Topic,
@@ -235,6 +240,11 @@ def _locked(queryset: QuerySet) -> QuerySet:
     return manager.filter(pk__in=pks).select_for_update(no_key=True)
 
 
+def disclosure_answers(answers: dict) -> dict[str, str]:
+    """A disclosure's text answers, trimmed; an optional one left out is empty."""
+    return {name: (answers.get(name) or "").strip() for name in DISCLOSURE_TEXT_FIELDS}
+
+
 def _raise_unless_attested(attested: bool) -> None:
     if not attested:
         raise ValidationError(
@@ -380,34 +390,6 @@ def topics_refresh(*, topic_ids: Iterable[int]) -> None:
         )  # fmt: skip
         counts[name] = Coalesce(Subquery(links), 0)
     Position.objects.filter(topic_id__in=topic_ids).update(**counts)
-
-
-@transaction.atomic
-def post_update(
-    *,
-    post: Post,
-    stances: Iterable[Stance],
-    tags: Sequence[str],
-    conflict_parties: Iterable[Party],
-) -> Post:
-    """Save a moderator's edit of `post` (its fields already set) under the creation rules."""
-    stances, conflict_parties = list(stances), list(conflict_parties)
-    validate_disclosure(
-        topic=post.topic,
-        conflict_parties=conflict_parties,
-        **{name: getattr(post, name) for name in DISCLOSURE_TEXT_FIELDS},
-    )
-    validate_stances(topic=post.topic, stances=stances)
-    validate_parent(topic=post.topic, parent=post.parent, post=post)
-    validate_keywords(names=tags)
-    post.edited = timezone.now()
-    post.full_clean()
-    post.save()
-    post.conflict_parties.set(conflict_parties)
-    post.stances.set(stances)
-    post.tags.set(tags)
-    topics_refresh(topic_ids=[post.topic_id])
-    return post
 
 
 @transaction.atomic
@@ -629,7 +611,12 @@ def reports_resolve(
         )
         return closed
     if outcome == ReportStatus.DISPUTED:
-        _log(actor, ModerationKind.DISPUTE_DISCLOSURE, reason, targets)
+        posts_review(
+            posts=Post.objects.filter(pk__in=ids),
+            state=ReviewState.DISPUTED,
+            actor=actor,
+            note=reason,
+        )
     # The text stands (dismissed) or only its disclosure is in question
     # (disputed): a post the threshold hid pending this review comes back.
     hidden = Post.objects.filter(pk__in=ids, status=PostStatus.HIDDEN)
@@ -747,9 +734,7 @@ def position_propose(
     topic = _raise_if_locked(topic)
     _raise_if_suspended(author)
     _raise_unless_attested(attested)
-    disclosure = {
-        name: disclosure.get(name, "").strip() for name in DISCLOSURE_TEXT_FIELDS
-    }
+    disclosure = disclosure_answers(disclosure)
     conflict_parties = list(conflict_parties)
     validate_disclosure(topic=topic, conflict_parties=conflict_parties, **disclosure)
     validate_proposal(topic=topic, claim=claim, quote=quote)
@@ -814,6 +799,359 @@ def _position_from(proposal: PositionProposal) -> Position:
     )  # fmt: skip
     position_sync_stances(position=position)
     return position
+
+
+# Edits and disclosure review -------------------------------------------------
+
+
+def post_snapshot(post: Post, **fields) -> PostRevision:
+    """`post` as it stands now (its stances, tags and parties read), as an unsaved revision."""
+    return PostRevision(
+        post=post,
+        body=post.body,
+        stances=[
+            {
+                "position": s.position.slug,
+                "claim": s.position.claim,
+                "polarity": s.polarity,
+            }
+            for s in sorted(post.stances.all(), key=_stance_order)
+        ],
+        tags=sorted(tag.name for tag in post.tags.all()),
+        conflict_parties=[
+            {"slug": party.slug, "name": party.name}
+            for party in sorted(post.conflict_parties.all(), key=lambda p: p.name)
+        ],
+        **{name: getattr(post, name) for name in DISCLOSURE_TEXT_FIELDS},
+        **fields,
+    )
+
+
+def _stance_order(stance: Stance) -> tuple:
+    return stance.position.order, stance.position_id
+
+
+def _content(version: PostRevision) -> tuple:
+    return (
+        version.body, version.stances, version.tags, _disclosure_of(version),
+    )  # fmt: skip
+
+
+def _disclosure_of(version: PostRevision) -> tuple:
+    parties = sorted(party["slug"] for party in version.conflict_parties)
+    return (*(getattr(version, name) for name in DISCLOSURE_TEXT_FIELDS), parties)
+
+
+def disclosure_downgrades(
+    old: PostRevision, new: PostRevision, topic: Topic
+) -> list[str]:
+    """What `new` declares less of than `old`, in words for the editor: less AI
+    involvement, or a payment, conflict or party tie taken away."""
+    reduced = []
+    if AUTHORSHIP_RANK[new.authorship] < AUTHORSHIP_RANK[old.authorship]:
+        reduced.append(
+            f"AI involvement ({old.get_authorship_display()} → "
+            f"{new.get_authorship_display()})"
+        )
+    if old.paid != Paid.NO and new.paid == Paid.NO:
+        reduced.append("the payment")
+    dropped = {p["slug"] for p in old.conflict_parties} - {
+        p["slug"] for p in new.conflict_parties
+    }
+    if old.conflict == Conflict.DECLARED and new.conflict == Conflict.NONE:
+        reduced.append("the conflict of interest")
+    elif dropped:
+        reduced.append("a party from the conflict of interest")
+    old_maker = old.uses_ai and topic.party_named(old.ai_maker)
+    if old_maker and not (new.uses_ai and topic.party_named(new.ai_maker)):
+        reduced.append(f"the AI maker {old_maker.name}, a party to this debate")
+    return reduced
+
+
+def stance_changes(old: PostRevision, new: PostRevision) -> list[dict]:
+    """Each position whose stance differs between two versions, in the new order."""
+    before = {s["position"]: s for s in old.stances}
+    after = {s["position"]: s for s in new.stances}
+    changes = []
+    for slug in [*after, *(slug for slug in before if slug not in after)]:
+        was, now = before.get(slug), after.get(slug)
+        if (was and was["polarity"]) != (now and now["polarity"]):
+            changes.append({
+                "claim": (now or was)["claim"],
+                "from": was["polarity"] if was else "",
+                "to": now["polarity"] if now else "",
+            })  # fmt: skip
+    return changes
+
+
+# Review states an author's disclosure change would void, and ones it must not lower.
+REVIEW_VOIDED_BY_EDIT = {ReviewState.VERIFIED, ReviewState.CORRECTED}
+REVIEW_HOLDS_DISCLOSURE = {ReviewState.DISPUTED, ReviewState.MODERATOR_LABELLED}
+
+
+@transaction.atomic
+def post_edit(
+    *,
+    post: Post,
+    editor: AbstractBaseUser,
+    reason: str = "",
+    attested: bool = False,
+    body: str,
+    stances: Iterable[Stance],
+    tags: Sequence[str] = (),
+    conflict_parties: Iterable[Party] = (),
+    **disclosure: str,
+) -> Post:
+    """Change a post under its creation rules, keeping every version it had.
+
+    Its author re-attests the disclosure; a moderator gives a public reason
+    instead, the edit is logged, and a disclosure they change is labelled as
+    theirs. Declaring less than before needs a reason, marks the post amended,
+    and is refused to its author while moderators dispute or labelled it.
+    """
+    post = (
+        _locked(Post.objects.filter(pk=post.pk))
+        .prefetch_related("stances__position", "tags", "conflict_parties")
+        .get()
+    )
+    as_author = editor.pk == post.author_id
+    if not as_author and not editor.is_staff:
+        raise ValidationError("You can only edit your own posts.", code="not_yours")
+    if as_author:
+        _raise_if_suspended(editor)
+        if post.status == PostStatus.HIDDEN:
+            raise ValidationError(
+                "Moderators hid this post, so it can no longer be edited.",
+                code="post_hidden",
+            )
+        topic = Topic.objects.select_for_update().get(pk=post.topic_id)
+        if topic.is_locked:
+            raise ValidationError(
+                "This topic is locked: its replies can no longer be edited.",
+                code="topic_locked",
+            )
+        _raise_unless_attested(attested)
+        reason = reason.strip()
+        if reason:
+            reason = validate_reason(reason)
+    else:
+        reason = validate_reason(reason)
+        topic = post.topic
+    stances, conflict_parties = list(dict.fromkeys(stances)), list(conflict_parties)
+    disclosure = disclosure_answers(disclosure)
+    validate_disclosure(topic=topic, conflict_parties=conflict_parties, **disclosure)
+    validate_stances(topic=topic, stances=stances)
+    validate_keywords(names=tags)
+
+    old = post_snapshot(post)
+    new = PostRevision(
+        post=post, body=body,
+        stances=[
+            {"position": s.position.slug, "claim": s.position.claim, "polarity": s.polarity}
+            for s in sorted(stances, key=_stance_order)
+        ],
+        tags=sorted(tags),
+        conflict_parties=[
+            {"slug": p.slug, "name": p.name}
+            for p in sorted(conflict_parties, key=lambda p: p.name)
+        ],
+        **disclosure,
+    )  # fmt: skip
+    if _content(old) == _content(new):
+        raise ValidationError(
+            "Nothing has changed: edit the text, stances, tags or disclosure first.",
+            code="unchanged",
+        )
+    downgrades = disclosure_downgrades(old, new, topic)
+    if downgrades and as_author and post.review_state in REVIEW_HOLDS_DISCLOSURE:
+        raise ValidationError(
+            "Moderators have %(state)s this post’s disclosure, so it cannot declare "
+            "less (%(what)s) until they review it again. You can add to it.",
+            code="review_holds_disclosure",
+            params={
+                "state": "disputed" if post.is_disputed else "labelled",
+                "what": ", ".join(downgrades),
+            },
+        )
+    if downgrades and not reason:
+        raise ValidationError(
+            {"reason": ValidationError(
+                "This edit declares less than before (%(what)s): say why. Readers "
+                "see your reason in the post’s history.",
+                code="downgrade_reason_required",
+                params={"what": ", ".join(downgrades)},
+            )}
+        )  # fmt: skip
+
+    now = timezone.now()
+    numbers = post.revisions.order_by("-number").values_list("number", flat=True)
+    last = numbers.first()
+    if last is None:
+        # The first edit: keep what was first published as revision 1.
+        old.number, old.editor_id, old.created = 1, post.author_id, post.created
+        old.save()
+        last = 1
+    for name, value in disclosure.items():
+        setattr(post, name, value)
+    post.body, post.edited = body, now
+    post.amended = post.amended or bool(downgrades)
+    if as_author:
+        post.attested_at = now
+    disclosure_changed = _disclosure_of(old) != _disclosure_of(new)
+    if disclosure_changed and not as_author:
+        post.review_state, post.review_note = ReviewState.MODERATOR_LABELLED, reason
+        post.reviewed_by, post.reviewed_at = editor, now
+    elif disclosure_changed and post.review_state in REVIEW_VOIDED_BY_EDIT:
+        # Moderators vouched for the disclosure as it was, not as it is now.
+        post.review_state, post.review_note = ReviewState.SELF_DECLARED, ""
+        post.reviewed_by = post.reviewed_at = None
+    post.full_clean(exclude=["topic", "author", "parent"], validate_constraints=False)
+    post.save()
+    post.conflict_parties.set(conflict_parties)
+    post.stances.set(stances)
+    post.tags.set(tags)
+    new.number, new.editor, new.created, new.reason = last + 1, editor, now, reason
+    new.downgrade, new.stance_changes = bool(downgrades), stance_changes(old, new)
+    new.save()
+    if not as_author:
+        _log(editor, ModerationKind.EDIT_POST, reason, [(post.pk, post.topic_id)])
+        if disclosure_changed:
+            _log(editor, ModerationKind.LABEL_DISCLOSURE, reason,
+                 [(post.pk, post.topic_id)])  # fmt: skip
+    topics_refresh(topic_ids=[post.topic_id])
+    return post
+
+
+REVIEW_ACTIONS = {
+    ReviewState.SELF_DECLARED: ModerationKind.CLEAR_REVIEW,
+    ReviewState.VERIFIED: ModerationKind.VERIFY_DISCLOSURE,
+    ReviewState.DISPUTED: ModerationKind.DISPUTE_DISCLOSURE,
+    ReviewState.CORRECTED: ModerationKind.CORRECT_DISCLOSURE,
+}
+
+
+@transaction.atomic
+def posts_review(
+    *, posts: QuerySet[Post], state: str, actor: AbstractBaseUser, note: str
+) -> int:
+    """Give the disclosures of `posts` a review state with a public note, logged.
+
+    A moderator's label comes with their edit of the disclosure (post_edit),
+    never on its own: the strip would claim a change that was not made.
+    """
+    if state not in REVIEW_ACTIONS:
+        raise ValidationError(
+            "A label is added by editing the post’s disclosure.", code="review_invalid"
+        )
+    note = validate_reason(note, name="note")
+    locked = _locked(posts).exclude(review_state=state, review_note=note)
+    if state == ReviewState.SELF_DECLARED:
+        locked = locked.exclude(review_state=state)
+    changing = list(locked.values_list("pk", "topic_id"))
+    reviewed = state != ReviewState.SELF_DECLARED
+    Post.objects.filter(pk__in=[pk for pk, _ in changing]).update(
+        review_state=state,
+        review_note=note if reviewed else "",
+        reviewed_by=actor if reviewed else None,
+        reviewed_at=timezone.now() if reviewed else None,
+    )
+    _log(actor, REVIEW_ACTIONS[state], note, changing)
+    topics_refresh(topic_ids={topic_id for _, topic_id in changing})
+    return len(changing)
+
+
+# Disclosure defaults -----------------------------------------------------------
+
+DEFAULTS_FIELDS = ("affiliation", "paid", "paid_by", "interests")
+
+
+def validate_defaults(
+    *, affiliation: str, paid: str, paid_by: str, interests: str
+) -> None:
+    """Defaults may be left empty, but what is there must make a valid disclosure."""
+    errors = {}
+    if paid not in ("", *Paid.values):
+        errors["paid"] = ValidationError(
+            "Choose an answer from the list.", code="paid_invalid"
+        )
+    elif paid in ("", Paid.NO) and paid_by.strip():
+        errors["paid_by"] = ValidationError(
+            "Leave “paid by” empty unless you are paid.", code="paid_by_unexpected"
+        )
+    elif paid in (Paid.YES, Paid.EXPECTED) and not paid_by.strip():
+        errors["paid_by"] = ValidationError(
+            "Say who pays you, or will.", code="paid_by_required"
+        )
+    if len(interests) > INTERESTS_MAX_LENGTH:
+        errors["interests"] = ValidationError(
+            "Keep your interests to %(max)d characters.", code="interests_too_long",
+            params={"max": INTERESTS_MAX_LENGTH},
+        )  # fmt: skip
+    else:
+        for line in interests.splitlines():
+            name, colon, tie = line.partition(":")
+            if line.strip() and not (name.strip() and colon and tie.strip()):
+                errors["interests"] = ValidationError(
+                    "Write each interest as “party: your tie to it”, e.g. "
+                    "“Anthropic: I hold shares” (“%(line)s” is not).",
+                    code="interest_malformed", params={"line": line.strip()[:40]},
+                )  # fmt: skip
+                break
+    if errors:
+        raise ValidationError(errors)
+
+
+def user_defaults(user: AbstractBaseUser) -> DisclosureDefaults | None:
+    """The user's current disclosure defaults, if they ever set any."""
+    if not user.is_authenticated:
+        return None
+    return DisclosureDefaults.objects.filter(user=user).first()
+
+
+@transaction.atomic
+def user_set_defaults(
+    *, user: AbstractBaseUser, affiliation: str = "", paid: str = "",
+    paid_by: str = "", interests: str = "",
+) -> DisclosureDefaults | None:  # fmt: skip
+    """Record the user's new defaults, unless they are the current ones; None if unchanged."""
+    values = {
+        "affiliation": affiliation.strip(), "paid": paid, "paid_by": paid_by.strip(),
+        "interests": "\n".join(
+            line.strip() for line in interests.strip().splitlines() if line.strip()
+        ),
+    }  # fmt: skip
+    validate_defaults(**values)
+    # Lock the user's row: two saves at once must not both find nothing changed.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    current = DisclosureDefaults.objects.filter(user=user).first()
+    if current and all(getattr(current, k) == v for k, v in values.items()):
+        return None
+    defaults = DisclosureDefaults(user=user, **values)
+    defaults.full_clean(exclude=["user"], validate_constraints=False)
+    defaults.save()
+    return defaults
+
+
+def defaults_initial(defaults: DisclosureDefaults | None, topic: Topic) -> dict:
+    """A reply form's initial disclosure from the author's defaults, for this topic.
+
+    A standing interest in one of the topic's parties pre-fills the conflict
+    declaration; the author still confirms every answer.
+    """
+    if defaults is None:
+        return {}
+    initial = {"affiliation": defaults.affiliation, "paid": defaults.paid,
+               "paid_by": defaults.paid_by}  # fmt: skip
+    parties, ties = [], []
+    for name, tie in defaults.interest_lines():
+        party = topic.party_named(name)
+        if party is not None and party not in parties:
+            parties.append(party)
+            ties.append(f"{party.name}: {tie}" if tie else party.name)
+    if parties:
+        initial.update(conflict=Conflict.DECLARED, conflict_details="; ".join(ties),
+                       conflict_parties=[party.slug for party in parties])  # fmt: skip
+    return {name: value for name, value in initial.items() if value}
 
 
 # Seeding ------------------------------------------------------------------

@@ -213,6 +213,8 @@ STANDPOINT_LOG_SHOWS_MODERATORS = env_bool("MODERATION_LOG_NAMES")
 # They count in the cache, so several workers need a shared one (REDIS_URL).
 STANDPOINT_RATE_LIMITS = {
     "post": os.environ.get("RATE_LIMIT_POST", "1/10s, 30/h"),
+    # Edits of one's own posts: each keeps a revision in the public history.
+    "edit": os.environ.get("RATE_LIMIT_EDIT", "20/h"),
     "report": os.environ.get("RATE_LIMIT_REPORT", "20/d"),
     "propose": os.environ.get("RATE_LIMIT_PROPOSE", "5/d"),
     "signup": os.environ.get("RATE_LIMIT_SIGNUP", "5/h"),

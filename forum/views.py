@@ -1,31 +1,35 @@
 """Pages: read without an account, sign up to post. Views fetch, validate, call one service."""
 
 import logging
+import re
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import InvalidPage, Paginator
 from django.db import DatabaseError, connection
 from django.db.models import prefetch_related_objects
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import limits, services
+from . import history, limits, records, services
 from .caching import cacheable, cached_for_anonymous, canonical_path, fragment
 from .forms import (
+    DefaultsForm,
     ModerationLogFilterForm,
+    PostEditForm,
     PostForm,
     ProposalForm,
     ReportForm,
@@ -35,7 +39,7 @@ from .forms import (
 )
 from .http import service_unavailable, too_many_requests
 from .middleware import is_database_busy
-from .models import ModerationAction, Post, Topic
+from .models import ModerationAction, Post, PostStatus, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +96,44 @@ def topic_detail(request, slug):
         store=cacheable(request, THREAD_PARAMS),
         keep=lambda rendered: rendered[1] == 200,  # a bad filter's 400 is not kept
     )
-    context = {"topic": topic, "thread_body": body, "reply_fields": None}
+    context = {"topic": topic, "thread_body": edit_links(body, request.user, topic),
+               "reply_fields": None}  # fmt: skip
     if request.user.is_authenticated and not topic.is_locked:
+        defaults = services.user_defaults(request.user)
         context["reply_fields"] = fragment(
-            ("reply-fields", version),
+            ("reply-fields", version, defaults and defaults.pk),
             lambda: render_to_string(
-                "forum/_reply_fields.html", {"form": PostForm(topic=topic)}
+                "forum/_reply_fields.html",
+                {
+                    "form": PostForm(
+                        topic=topic, initial=services.defaults_initial(defaults, topic)
+                    )
+                },
             ),
         )
     return render(request, "forum/topic_detail.html", context, status=status)
+
+
+EDIT_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")
+
+
+def edit_links(body: str, user, topic: Topic) -> str:
+    """Fill the cached thread's holes with Edit links where `user` may edit.
+
+    The thread HTML is shared by every reader, so each post leaves a comment
+    naming itself and its author; this puts the reader's own links in, with no
+    query, or takes the holes out.
+    """
+    if not user.is_authenticated:
+        return EDIT_HOLE.sub("", body)
+
+    def link(match) -> str:
+        pk, author = int(match[1]), int(match[2])
+        if user.is_staff or (author == user.pk and not topic.is_locked):
+            return f'<a class="edit-link" href="{reverse("post-edit", args=[pk])}">Edit</a>'
+        return ""
+
+    return EDIT_HOLE.sub(link, body)
 
 
 def thread_body(request, topic: Topic) -> tuple[str, int]:
@@ -121,7 +154,9 @@ def thread_body(request, topic: Topic) -> tuple[str, int]:
         count=None if filtering else topic.reply_count + topic.hidden_count,
     )
     page.object_list = topic.posts.for_thread_page().in_order_of(page.object_list)
-    context = {"topic": topic, "page": page, "filters": filters}
+    history.attach_trails(page.object_list)
+    context = {"topic": topic, "page": page, "filters": filters,
+               "jsonld": records.thread_jsonld(topic, page.object_list)}  # fmt: skip
     html = render_to_string("forum/_thread_body.html", context, request=request)
     return html, 200 if filters.is_valid() else 400
 
@@ -132,6 +167,10 @@ def post_create(request, slug):
     topic = get_object_or_404(Topic, slug=slug)
     parent = request.GET.get("parent", "")
     initial = {"parent": parent} if parent.isascii() and parent.isdigit() else {}
+    if not request.POST:
+        initial |= services.defaults_initial(
+            services.user_defaults(request.user), topic
+        )
     form = PostForm(request.POST or None, topic=topic, initial=initial)
     suspension = services.user_suspension(request.user)
     context = {"topic": topic, "form": form, "suspension": suspension}
@@ -187,13 +226,135 @@ def post_detail(request, pk):
 
 
 # Refusals that are about who is asking, not what they typed.
-FORBIDDEN_CODES = {"suspended", "own_post", "topic_locked"}
+FORBIDDEN_CODES = {"suspended", "own_post", "topic_locked", "not_yours"}
+# Mistakes in the form itself, like a field's: the page answers 200 with them.
+FORM_CODES = {"unchanged"}
 
 
 def refusal_status(form) -> int:
     errors = form.errors.as_data().get(NON_FIELD_ERRORS, [])
-    codes = {error.code for error in errors}
+    codes = {error.code for error in errors} - FORM_CODES
     return 403 if codes & FORBIDDEN_CODES else 409 if codes else 200
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def post_edit(request, pk):
+    """An author's edit of their reply, or a moderator's of anyone's, kept in its history."""
+    post = get_object_or_404(Post.objects.select_related("topic", "author"), pk=pk)
+    own = post.author_id == request.user.pk
+    if not own and not request.user.is_staff:
+        return render(request, "forum/post_edit.html", {"post": post, "refusal":
+                      "You can only edit your own posts."}, status=403)  # fmt: skip
+    form = PostEditForm(
+        request.POST or None, instance=post, topic=post.topic, editor=request.user
+    )
+    refusal = edit_refusal(post) if own else None
+    suspension = services.user_suspension(request.user) if own else None
+    context = {"post": post, "topic": post.topic, "form": form, "refusal": refusal,
+               "suspension": suspension}  # fmt: skip
+    if form.is_bound and not (refusal or suspension) and form.is_valid():
+        counted = nullcontext() if request.user.is_staff else limits.counted(
+            "edit", request.user.pk
+        )  # fmt: skip
+        try:
+            with counted:
+                services.post_edit(post=post, editor=request.user, **form.edit())
+        except limits.Limited as exc:
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template="forum/post_edit.html", context=context,
+            )  # fmt: skip
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, EDITED)
+            return redirect(post)
+    status = 403 if refusal or suspension else refusal_status(form)
+    return render(request, "forum/post_edit.html", context, status=status)
+
+
+EDITED = "Your edit is saved. The post’s history keeps every version."
+
+
+def edit_refusal(post: Post) -> str | None:
+    """Why an author may not edit `post` now, if they may not; services check again."""
+    if post.status == PostStatus.HIDDEN:
+        return "Moderators hid this post, so it can no longer be edited."
+    if post.topic.is_locked:
+        return "This topic is locked: its replies can no longer be edited."
+    return None
+
+
+def readable_post(request, pk) -> Post:
+    """A post with what its disclosure, history and record need; 404 if hidden from you."""
+    post = get_object_or_404(
+        Post.objects.select_related("topic", "author").prefetch_related(
+            "stances__position", "tags", "conflict_parties", "topic__parties"
+        ),
+        pk=pk,
+    )
+    if post.is_hidden and not request.user.is_staff:
+        raise Http404("Moderators hid this post; its history is kept for them.")
+    return post
+
+
+@require_safe
+def post_history(request, pk):
+    """Every version of a post with what each edit changed: public, like the log."""
+    post = readable_post(request, pk)
+    versions = history.versions(post)
+    context = {"post": post, "topic": post.topic, "changes": history.changes(versions),
+               "edited": len(versions) > 1,
+               "can_edit": post.author_id == request.user.pk or request.user.is_staff}  # fmt: skip
+    return render(request, "forum/post_history.html", context)
+
+
+@require_safe
+def post_disclosure(request, pk):
+    """The post's disclosure now and in every version, for scripts and archives."""
+    post = readable_post(request, pk)
+    document = records.post_document(post, history.versions(post))
+    return JsonResponse(document, json_dumps_params={"ensure_ascii": False})
+
+
+@require_safe
+def profile(request, username):
+    """A reader's public record: their replies with stances and disclosures, and their defaults."""
+    person = get_object_or_404(get_user_model(), username=username)
+    posts = Post.objects.published().filter(author=person).order_by("-created", "-id")
+    page = paginate(posts.values_list("pk", flat=True), request.GET.get("page"))
+    page.object_list = (
+        Post.objects.for_thread_page()
+        .select_related("topic")
+        .prefetch_related("topic__parties")
+        .in_order_of(page.object_list)
+    )
+    history.attach_trails(page.object_list)
+    defaults = list(person.disclosure_defaults.all()[:DEFAULTS_SHOWN])
+    context = {"person": person, "page": page, "defaults": defaults,
+               "own": person.pk == request.user.pk}  # fmt: skip
+    return render(request, "forum/profile.html", context)
+
+
+DEFAULTS_SHOWN = 50
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile_defaults(request):
+    """The signed-in reader's default disclosure answers, kept with their history."""
+    current = services.user_defaults(request.user)
+    form = DefaultsForm(request.POST or None, instance=current)
+    if form.is_bound and form.is_valid():
+        changed = services.user_set_defaults(user=request.user, **form.cleaned_data)
+        messages.success(
+            request,
+            "Your defaults are saved; your profile shows them."
+            if changed else "Nothing changed in your defaults.",
+        )  # fmt: skip
+        return redirect("profile", username=request.user.get_username())
+    return render(request, "forum/profile_defaults.html", {"form": form})
 
 
 @login_required

@@ -75,3 +75,20 @@ def make_post(**overrides):
     overrides = {**HUMAN_DISCLOSURE, **overrides}
     overrides.setdefault("attested", True)
     return services.post_create(**overrides)
+
+
+def edit_post(post, *, editor=None, **changes):
+    """Edit `post` through `services.post_edit`: its current values, with `changes`.
+
+    By default its author edits and re-attests; pass a moderator as `editor`
+    (and a `reason`) for a moderator's edit.
+    """
+    post = type(post).objects.get(pk=post.pk)
+    current = {name: getattr(post, name) for name in ("body", *HUMAN_DISCLOSURE)}
+    current["stances"] = list(post.stances.select_related("position"))
+    current["tags"] = list(post.tags.names())
+    current["conflict_parties"] = list(post.conflict_parties.all())
+    editor = editor or post.author
+    if editor.pk == post.author_id:
+        current["attested"] = True
+    return services.post_edit(post=post, editor=editor, **{**current, **changes})

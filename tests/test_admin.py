@@ -204,7 +204,10 @@ def test_no_one_deletes_posts_in_the_admin_hiding_is_the_tool(staff, moderated):
     actions = [
         name for name, _ in response.context["action_form"].fields["action"].choices
     ]
-    assert actions == ["", "hide_posts", "restore_posts"]
+    assert actions == [
+        "", "hide_posts", "restore_posts", "verify_disclosures", "dispute_disclosures",
+        "correct_disclosures", "clear_reviews",
+    ]  # fmt: skip
     assert (
         staff.get(f"/admin/forum/post/{posts['plain'].pk}/delete/").status_code == 403
     )
@@ -280,6 +283,7 @@ def test_post_change_form_saves_stances_parties_and_tags(staff, moderated):
         "conflict": "declared",
         "conflict_parties": ["us-government"],
         "conflict_details": "I worked for the agency.",
+        "reason": "The author asked us to add their tie to the agency.",
     }
 
     response = staff.post(url, change_form_data(staff.get(url), **changes))
@@ -447,7 +451,10 @@ def test_reply_to_a_hidden_post_can_still_be_moderated(staff, moderated):
     )
     url = f"/admin/forum/post/{reply.pk}/change/"
 
-    response = staff.post(url, change_form_data(staff.get(url), body="Agreed, edited."))
+    response = staff.post(
+        url,
+        change_form_data(staff.get(url), body="Agreed, edited.", reason="Typo fixed."),
+    )
 
     assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
     reply.refresh_from_db()

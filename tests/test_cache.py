@@ -10,7 +10,7 @@ from forum import services
 from forum.caching import is_shareable
 from forum.models import Post, PostStatus, Topic
 
-from .factories import make_post, make_user
+from .factories import edit_post, make_post, make_user
 
 CACHED_PAGE_QUERIES = 1  # the topic's stamp, to revalidate
 
@@ -83,14 +83,11 @@ def test_moderator_actions_in_the_admin_invalidate_the_cached_thread(
     assert b"This topic is locked" in client.get(thread).content
 
 
-def test_moderator_edit_invalidates_the_cached_thread(client, topic, thread):
+def test_moderator_edit_invalidates_the_cached_thread(client, topic, thread, moderator):
     post = Post.objects.get(topic=topic)
     client.get(thread)
 
-    post.body = "Edited by a moderator."
-    services.post_update(
-        post=post, stances=post.stances.all(), tags=[], conflict_parties=[]
-    )
+    edit_post(post, editor=moderator, reason="Tidied.", body="Edited by a moderator.")
 
     assert b"Edited by a moderator." in client.get(thread).content
 
@@ -116,17 +113,18 @@ def test_signed_in_readers_get_fresh_pages_never_the_anonymous_copy(
 def test_signed_in_page_reuses_shared_fragments_with_few_queries(
     topic, thread, django_assert_max_num_queries
 ):
-    """Session, user and the topic row; the replies and the form come from the cache."""
+    """Session, user, the topic row and the reader's disclosure defaults; the
+    replies and the form come from the cache."""
     readers = [make_user(), make_user()]
     first, second = Client(), Client()
     first.force_login(readers[0])
     second.force_login(readers[1])
     first.get(thread)
 
-    with django_assert_max_num_queries(3) as ctx:
+    with django_assert_max_num_queries(4) as ctx:
         response = second.get(thread)
 
-    assert len(ctx) == 3
+    assert len(ctx) == 4
     assert b"The first reply." in response.content
     assert readers[1].username.encode() in response.content
     assert b'name="csrfmiddlewaretoken"' in response.content

@@ -1068,6 +1068,7 @@ def test_post_change_form_cannot_hide_a_post(staff, scene):
             body="Defenders lose tools, still.",
             status="hidden",
             hidden_reason="Sneaky.",
+            reason="Tidied the wording.",
         ),
     )
 
@@ -1075,14 +1076,22 @@ def test_post_change_form_cannot_hide_a_post(staff, scene):
     post = Post.objects.get(pk=scene.plain.pk)
     assert post.body == "Defenders lose tools, still."
     assert (post.status, post.hidden_reason) == (PostStatus.PUBLISHED, "")
-    assert new_log_rows(before) == []
+    # The edit is logged as an edit, with its reason; nothing was hidden.
+    assert [(row.action, row.reason) for row in new_log_rows(before)] == [
+        ("edit_post", "Tidied the wording.")
+    ]
 
 
 def test_post_change_form_cannot_restore_a_post(staff, scene):
     url = f"{POSTS}{scene.hidden.pk}/change/"
     shown = staff.get(url)
 
-    response = staff.post(url, change_form_data(shown, status="published"))
+    response = staff.post(
+        url,
+        change_form_data(
+            shown, status="published", body="Insults, redacted.", reason="Redacted."
+        ),
+    )
 
     assertRedirects(response, POSTS, fetch_redirect_response=False)
     post = Post.objects.get(pk=scene.hidden.pk)

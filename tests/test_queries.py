@@ -19,11 +19,12 @@ from .factories import make_post, make_topic, make_user, stance
 # stances + tags + conflict parties. The stored reply count spares counting rows.
 # A cache hit is the stamp alone (tests/test_cache.py).
 THREAD_QUERIES_ANONYMOUS = 10
-# Signed in: no stamp; + session and user, + the reply form's stances and parties.
-THREAD_QUERIES_SIGNED_IN = 13
+# Signed in: no stamp; + session and user, + the reader's disclosure defaults
+# (they pre-fill the reply form), + the reply form's stances and parties.
+THREAD_QUERIES_SIGNED_IN = 14
 # Staff read hidden replies where others read tombstones: the stored counts
 # (published + hidden) page both, so staff cost what signed-in readers do.
-THREAD_QUERIES_STAFF = 13
+THREAD_QUERIES_STAFF = 14
 # A filter counts its matches and looks the stance slug up among the topic's.
 FILTER_QUERIES = 2
 # Anonymous: the cache stamp, topics + their positions. Signed in: session and
@@ -191,9 +192,9 @@ def test_topic_list_costs_the_same_for_1_and_5_topics(
 
 
 # The other pages: each has a budget that does not grow with the thread.
-# Reply form: session, user, topic, the author's suspension, the form's stances
-# and parties.
-REPLY_FORM_QUERIES = 6
+# Reply form: session, user, topic, the author's disclosure defaults and
+# suspension, the form's stances and parties.
+REPLY_FORM_QUERIES = 7
 # Permalink: the post with its topic, and the count of replies before it.
 PERMALINK_QUERIES = 2
 # Sign-in and sign-up forms: nothing but the (empty) session.

@@ -7,7 +7,14 @@ from taggit.models import Tag
 from forum import services
 from forum.models import ModerationAction, Post, PostStatus, Topic
 
-from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user, stance
+from .factories import (
+    HUMAN_DISCLOSURE,
+    edit_post,
+    make_post,
+    make_topic,
+    make_user,
+    stance,
+)
 
 
 def disclosure(topic, **changes):
@@ -391,16 +398,14 @@ def test_post_create_rejects_a_reply_to_a_hidden_post(topic):
 
 
 @pytest.mark.django_db
-def test_post_update_saves_an_edit_under_the_same_rules(topic):
+def test_moderator_edit_saves_under_the_same_rules(topic, moderator):
     post = make_post(topic=topic, tags=["old"])
 
-    post.body = "Edited by a moderator."
-    services.post_update(
-        post=post,
-        stances=[stance(topic, "opposes-ban-is-justified")],
-        tags=["new"],
-        conflict_parties=[],
-    )
+    edit_post(
+        post, editor=moderator, reason="Spam link removed.",
+        body="Edited by a moderator.",
+        stances=[stance(topic, "opposes-ban-is-justified")], tags=["new"],
+    )  # fmt: skip
 
     post = Post.objects.get(pk=post.pk)
     assert post.body_html == "<p>Edited by a moderator.</p>\n"
@@ -409,21 +414,6 @@ def test_post_update_saves_an_edit_under_the_same_rules(topic):
         "opposes-ban-is-justified"
     ]
     assert list(post.tags.names()) == ["new"]
-
-
-@pytest.mark.django_db
-def test_post_update_rejects_a_post_replying_to_itself(topic):
-    post = make_post(topic=topic)
-
-    post.parent = post
-    with pytest.raises(ValidationError) as excinfo:
-        services.post_update(
-            post=post, stances=[stance(topic)], tags=[], conflict_parties=[]
-        )
-
-    assert error_codes(excinfo) == {"parent": ["parent_self"]}
-    post.refresh_from_db()
-    assert post.parent is None and post.edited is None
 
 
 @pytest.mark.django_db
@@ -637,12 +627,7 @@ def test_stored_counts_follow_replies_hiding_restoring_and_edits(topic):
         actor=None,
         reason="Test reason.",
     )
-    services.post_update(
-        post=first,
-        stances=[stance(topic, "opposes-ban-endangers-defenders")],
-        tags=[],
-        conflict_parties=[],
-    )
+    edit_post(first, stances=[stance(topic, "opposes-ban-endangers-defenders")])
     assert stored(topic) == (
         2,
         {"ban-endangers-defenders": (1, 1), "ban-is-justified": (0, 1)},

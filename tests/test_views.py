@@ -1011,7 +1011,10 @@ def test_signup_creates_account_signs_in_and_follows_safe_next(client, topic):
     assertRedirects(response, f"/t/{topic.slug}/")
     newcomer = get_user_model().objects.get(username="newcomer")
     assert client.session["_auth_user_id"] == str(newcomer.pk)
-    assertContains(client.get("/"), "Signed in as <strong>newcomer</strong>")
+    assertContains(
+        client.get("/"),
+        'Signed in as <a href="/u/newcomer/"><strong>newcomer</strong></a>',
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 """Standpoint's models, one module per part of the site; import them from here."""
 
 from .disclosure import (
+    AUTHORSHIP_RANK,
     BODY_MAX_LENGTH,
     REASON_MAX_LENGTH,
     Authorship,
     Conflict,
-    AUTHORSHIP_RANK,
     Disclosure,
     DisclosureFields,
     Paid,

@@ -147,6 +147,34 @@ class DisclosureFields(models.Model):
     def uses_ai(self) -> bool:
         return self.authorship != Authorship.HUMAN
 
+    # The strip's words, one property per part: every page that shows a
+    # disclosure (thread, profile, history, admin) says it the same way.
+
+    @property
+    def written_words(self) -> str:
+        if not self.uses_ai:
+            return "Human-written"
+        return f"{self.get_authorship_display()} with {self.ai_model} ({self.ai_maker})"
+
+    @property
+    def pay_words(self) -> str:
+        if self.paid == Paid.NO:
+            return "Not paid"
+        if self.paid == Paid.YES:
+            return f"Paid by {self.paid_by}"
+        return f"Expects pay from {self.paid_by}"
+
+    @property
+    def conflict_words(self) -> str:
+        if self.conflict != Conflict.DECLARED:
+            return "No declared conflicts"
+        parties = ", ".join(self.conflict_party_names)
+        return f"Declared conflict with {parties}: {self.conflict_details}"
+
+    @property
+    def conflict_party_names(self) -> list[str]:
+        raise NotImplementedError
+
 
 class Disclosure(DisclosureFields):
     """Who or what wrote a text and what ties its author has to the subject.
@@ -161,6 +189,10 @@ class Disclosure(DisclosureFields):
 
     class Meta(DisclosureFields.Meta):
         abstract = True
+
+    @property
+    def conflict_party_names(self) -> list[str]:
+        return [party.name for party in self.conflict_parties.all()]
 
     @property
     def maker_party(self) -> "Party | None":

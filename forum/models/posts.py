@@ -19,7 +19,7 @@ from .disclosure import (
     ReviewState,
     not_blank,
 )
-from .topics import Stance, Topic
+from .topics import Party, Stance, Topic
 
 
 class PostStatus(models.TextChoices):
@@ -319,6 +319,13 @@ class PostRevision(DisclosureFields):
     @property
     def conflict_party_names(self) -> list[str]:
         return [party["name"] for party in self.conflict_parties]
+
+    @property
+    def maker_party(self) -> Party | None:
+        """The topic's party that made the AI model, by today's party names."""
+        if not self.uses_ai:
+            return None
+        return self.post.topic.party_named(self.ai_maker)
 
     def stance_trail(self) -> list[str]:
         """The stance changes this version made, in the words the post shows."""

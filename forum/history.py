@@ -1,0 +1,120 @@
+"""A post's versions side by side: what each edit changed, in words and marked text."""
+
+import difflib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .models import Post, PostRevision
+from .services import post_snapshot
+
+TOKENS = re.compile(r"\s+|[^\s]+")
+
+
+def versions(post: Post) -> list[PostRevision]:
+    """Every version of `post`, oldest first; an unedited post is its own first version.
+
+    Reads the revisions in one query; each is given `post`, so none looks it up.
+    """
+    revisions = list(post.revisions.select_related("editor").order_by("number"))
+    if not revisions:
+        revisions = [
+            post_snapshot(post, number=1, editor=post.author, created=post.created)
+        ]
+    for revision in revisions:
+        revision.post = post
+    return revisions
+
+
+@dataclass
+class Change:
+    """What one version changed from the one before, for the history page."""
+
+    version: PostRevision
+    text: list[tuple[str, str]] = field(default_factory=list)
+    disclosure: list[tuple[str, str, str]] = field(default_factory=list)
+    tags_added: list[str] = field(default_factory=list)
+    tags_removed: list[str] = field(default_factory=list)
+
+    @property
+    def stance_trail(self) -> list[str]:
+        return self.version.stance_trail()
+
+
+def changes(revisions: list[PostRevision]) -> list[Change]:
+    """Each version with what it changed; the first is shown whole."""
+    found = [Change(version=revisions[0])]
+    for before, after in zip(revisions, revisions[1:], strict=False):
+        found.append(Change(
+            version=after,
+            text=text_diff(before.body, after.body) if before.body != after.body else [],
+            disclosure=disclosure_diff(before, after),
+            tags_added=[t for t in after.tags if t not in before.tags],
+            tags_removed=[t for t in before.tags if t not in after.tags],
+        ))  # fmt: skip
+    return found
+
+
+def text_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """(kind, text) runs, kind "same", "removed" or "added", word by word.
+
+    Whitespace stays its own token, so paragraphs keep their breaks; the
+    template escapes every run.
+    """
+    a, b = TOKENS.findall(old), TOKENS.findall(new)
+    runs = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            runs.append(("same", "".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            runs.append(("removed", "".join(a[i1:i2])))
+        if j2 > j1:
+            runs.append(("added", "".join(b[j1:j2])))
+    return runs
+
+
+def disclosure_words(version: PostRevision) -> dict[str, str]:
+    """The disclosure strip's words, part by part, as every page shows them."""
+    written = version.written_words
+    if party := version.maker_party:
+        written += f" — {party.name} is a party to this debate"
+    return {
+        "Who wrote it": written,
+        "Affiliation": version.affiliation,
+        "Pay": version.pay_words,
+        "Conflict of interest": version.conflict_words,
+    }
+
+
+def disclosure_diff(old: PostRevision, new: PostRevision) -> list[tuple[str, str, str]]:
+    """(part, before, after) for each part of the disclosure an edit changed."""
+    before, after = disclosure_words(old), disclosure_words(new)
+    return [
+        (part, before[part], after[part])
+        for part in after
+        if before[part] != after[part]
+    ]
+
+
+def attach_trails(posts: list[Post]) -> None:
+    """Give each post `stance_trail`: (time, note) for each stance it changed by editing.
+
+    One query for the lot, and none when no post shown was edited.
+    """
+    edited = [post.pk for post in posts if post.edited]
+    found = defaultdict(list)
+    if edited:
+        revisions = (
+            PostRevision.objects.filter(post__in=edited)
+            .exclude(stance_changes=[])
+            .only("post", "number", "created", "stance_changes")
+            .order_by("number")
+        )
+        for revision in revisions:
+            found[revision.post_id] += [
+                (revision.created, note) for note in revision.stance_trail()
+            ]
+    for post in posts:
+        post.stance_trail = found[post.pk]

@@ -1,0 +1,170 @@
+"""Disclosures as data: JSON-LD on thread pages and each post's disclosure.json.
+
+Both read the same record, so a crawler, a researcher's script and a reader
+get one account of who wrote a post and what ties its author has.
+"""
+
+import json
+
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import Authorship, Post, PostRevision, Topic
+
+SCHEMA = "https://schema.org/"
+# Terms of our own, outside schema.org; a URN needs no host, so cached pages
+# stay the same whichever name the site is reached by. The README lists them.
+NAMESPACE = "urn:standpoint:disclosure:"
+PREFIX = "standpoint"
+
+# IPTC digital source types as schema.org names them; human writing has none.
+DIGITAL_SOURCE_TYPES = {
+    Authorship.HUMAN: None,
+    Authorship.AI_POLISHED: SCHEMA + "AlgorithmicallyEnhancedDigitalSource",
+    Authorship.AI_ASSISTED: SCHEMA
+    + "CompositeWithTrainedAlgorithmicMediaDigitalSource",
+    Authorship.AI_GENERATED: SCHEMA + "TrainedAlgorithmicMediaDigitalSource",
+}
+
+
+def disclosure_record(item: Post | Topic | PostRevision) -> dict:
+    """A disclosure's answers in plain values; parties by name, as readers see them."""
+    maker = item.maker_party
+    record = {
+        "authorship": item.authorship,
+        "authorship_label": item.get_authorship_display(),
+        "digital_source_type": DIGITAL_SOURCE_TYPES[item.authorship],
+        "ai_model": item.ai_model,
+        "ai_maker": item.ai_maker,
+        "ai_maker_is_party": maker is not None,
+        "ai_maker_party": maker.name if maker else None,
+        "affiliation": item.affiliation,
+        "paid": item.paid,
+        "paid_by": item.paid_by,
+        "conflict": item.conflict,
+        "conflict_parties": item.conflict_party_names,
+        "conflict_details": item.conflict_details,
+    }
+    if isinstance(item, Post):
+        record["attested_at"] = _iso(item.attested_at)
+        record["amended"] = item.amended
+        record["review"] = review_record(item)
+    return record
+
+
+def review_record(post: Post) -> dict:
+    return {
+        "state": post.review_state,
+        "label": post.get_review_state_display(),
+        "note": post.review_note,
+        "reviewed_at": _iso(post.reviewed_at),
+    }
+
+
+def revision_record(revision: PostRevision) -> dict:
+    return {
+        "number": revision.number,
+        "created": _iso(revision.created),
+        "editor": "moderator" if revision.by_moderator else "author",
+        "reason": revision.reason,
+        "downgrade": revision.downgrade,
+        "body": revision.body,
+        "stances": [
+            {"position": s["position"], "claim": s["claim"], "polarity": s["polarity"]}
+            for s in revision.stances
+        ],
+        "stance_changes": revision.stance_trail(),
+        "tags": revision.tags,
+        "disclosure": disclosure_record(revision),
+    }
+
+
+def post_document(post: Post, revisions: list[PostRevision]) -> dict:
+    """What /p/<id>/disclosure.json answers: the disclosure now and every version."""
+    return {
+        "post": post.pk,
+        "url": post.get_absolute_url(),
+        "history_url": reverse("post-history", kwargs={"pk": post.pk}),
+        "topic": {
+            "slug": post.topic.slug,
+            "title": post.topic.title,
+            "url": post.topic.get_absolute_url(),
+        },  # fmt: skip
+        "author": post.author.get_username(),
+        "created": _iso(post.created),
+        "edited": _iso(post.edited),
+        "disclosure": disclosure_record(post),
+        "revisions": [revision_record(revision) for revision in revisions],
+    }
+
+
+def thread_jsonld(topic: Topic, posts: list[Post]) -> SafeString:
+    """A <script type="application/ld+json"> for a thread page and the replies on it.
+
+    Browsers never run it, so the site's script policy does not apply; hidden
+    replies are left out, as they are for readers.
+    """
+    data = {
+        "@context": {"@vocab": SCHEMA, PREFIX: NAMESPACE},
+        "@type": "DiscussionForumPosting",
+        "@id": topic.get_absolute_url(),
+        "url": topic.get_absolute_url(),
+        "headline": topic.title,
+        "text": topic.lede or topic.title,
+        "author": {"@type": "Organization", "name": topic.source_publication},
+        "datePublished": _iso(topic.created),
+        "dateModified": _iso(topic.updated),
+        "commentCount": topic.reply_count,
+        **_sourced(topic),
+        "comment": [_comment(post) for post in posts if not post.is_hidden],
+    }
+    return script(data)
+
+
+def _comment(post: Post) -> dict:
+    comment = {
+        "@type": "Comment",
+        "@id": post.get_absolute_url(),
+        "url": post.get_absolute_url(),
+        "author": {
+            "@type": "Person",
+            "name": post.author.get_username(),
+            "url": reverse("profile", kwargs={"username": post.author.get_username()}),
+        },
+        "datePublished": _iso(post.created),
+        "dateModified": _iso(post.edited or post.created),
+        "text": post.body,
+        **_sourced(post),
+    }
+    if post.parent_id:
+        comment["parentItem"] = {"@id": reverse("post-detail", args=[post.parent_id])}
+    return comment
+
+
+def _sourced(item: Post | Topic) -> dict:
+    """digitalSourceType where AI was involved, and our disclosure terms."""
+    record = disclosure_record(item)
+    source = record.pop("digital_source_type")
+    review = record.pop("review", None)
+    extension = {f"{PREFIX}:{name}": value for name, value in record.items()}
+    if review is not None:
+        extension[f"{PREFIX}:review_state"] = review["state"]
+        extension[f"{PREFIX}:review_note"] = review["note"]
+    data = {f"{PREFIX}:disclosure": {"@type": f"{PREFIX}:Disclosure", **extension}}
+    if source:
+        data["digitalSourceType"] = source
+    return data
+
+
+def script(data: dict) -> SafeString:
+    """`data` as a JSON-LD script element; <, > and & escaped so no text ends it early."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return format_html(
+        '<script type="application/ld+json">{}</script>', mark_safe(text)
+    )
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
