@@ -231,3 +231,75 @@ def test_double_submit_arriving_while_the_first_is_stored_leads_to_one_post(
     post = Post.objects.get(author=user)
     for name in ("first", "second"):
         assertRedirects(results[name], f"/p/{post.pk}/", fetch_redirect_response=False)
+
+
+def test_an_edit_waiting_on_a_dispute_sees_it_and_cannot_declare_less(
+    monkeypatch, topic
+):
+    """The author's edit reads the review state under the post's lock, after the dispute."""
+    author, staff = make_user(), make_staff()
+    post = make_post(
+        topic=topic, author=author, authorship="ai_generated", ai_model="Claude",
+        ai_maker="Anthropic",
+    )  # fmt: skip
+    held = threading.Event()
+    real_log = services._log
+
+    def log_then_hold(*args):
+        real_log(*args)
+        held.set()
+        time.sleep(HOLD_SECONDS)
+
+    monkeypatch.setattr(services, "_log", log_then_hold)
+
+    results, errors = run_while_held(
+        lambda: services.posts_review(
+            posts=Post.objects.filter(pk=post.pk),
+            state="disputed",
+            actor=staff,
+            note="The author said on a podcast that a model wrote it.",
+        ),  # fmt: skip
+        lambda: services.post_edit(
+            post=post,
+            editor=author,
+            attested=True,
+            reason="I wrote it myself.",
+            body=post.body,
+            stances=[stance(topic)],
+            **HUMAN_DISCLOSURE,
+        ),  # fmt: skip
+        held,
+    )
+
+    assert results == {"first": 1}
+    assert errors["second"].code == "review_holds_disclosure"
+    post.refresh_from_db()
+    assert (post.review_state, post.authorship) == ("disputed", "ai_generated")
+    assert not post.revisions.exists()
+
+
+def test_two_edits_at_once_make_consecutive_revisions(monkeypatch, topic):
+    """A double-submitted edit waits for the first: versions 1, 2, 3, each from the last."""
+    author = make_user()
+    post = make_post(topic=topic, author=author, body="First words.")
+    held = threading.Event()
+    # Runs once post_edit has locked the post.
+    monkeypatch.setattr(
+        services, "validate_keywords", hold_before(services.validate_keywords, held)
+    )
+
+    def edit(body):
+        return lambda: services.post_edit(
+            post=post, editor=author, attested=True, body=body,
+            stances=[stance(topic)], **HUMAN_DISCLOSURE,
+        )  # fmt: skip
+
+    results, errors = run_while_held(edit("Second words."), edit("Third words."), held)
+
+    assert errors == {}
+    versions = list(post.revisions.order_by("number").values_list("number", "body"))
+    assert versions == [
+        (1, "First words."), (2, "Second words."), (3, "Third words."),
+    ]  # fmt: skip
+    post.refresh_from_db()
+    assert post.body == "Third words."
