@@ -191,8 +191,23 @@ def post_create(request, slug):
     context["locked"] = topic.is_locked or form.has_error(
         NON_FIELD_ERRORS, "topic_locked"
     )
+    context["parent_post"] = replying_to(topic, form)
     status = 403 if context["locked"] or suspension else refusal_status(form)
     return render(request, "forum/post_form.html", context, status=status)
+
+
+def replying_to(topic: Topic, form: PostForm) -> Post | None:
+    """The published post a reply answers, shown above the form with its disclosure."""
+    value = str(form["parent"].value() or "")
+    if not (value.isascii() and value.isdigit() and int(value) < 2**63):
+        return None
+    parent = (
+        Post.objects.published().for_topic(topic).filter(pk=int(value))
+        .select_related("author").prefetch_related("conflict_parties").first()
+    )  # fmt: skip
+    if parent is not None:
+        parent.topic = topic
+    return parent
 
 
 def publish(request, topic: Topic, form: PostForm) -> Post:

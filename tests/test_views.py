@@ -1080,3 +1080,41 @@ def test_logout_is_post_only(poster):
 
     assertRedirects(response, "/")
     assert "_auth_user_id" not in poster.session
+
+
+def test_reply_form_shows_the_post_it_answers_with_its_disclosure(client, topic):
+    parent = make_post(
+        topic=topic, author=make_user(username="ada"), body="Models <b>help</b> defenders.",
+        authorship="ai_assisted", ai_model="Claude", ai_maker="Anthropic PBC",
+    )  # fmt: skip
+    client.force_login(make_user())
+
+    response = client.get(f"{reply_url(topic)}?parent={parent.pk}")
+
+    section = re.search(
+        r'<section class="replying-to-post".*?</section>', page(response), re.S
+    ).group(0)
+    assert squash(section) == (
+        f"You are replying to #{parent.pk} by ada "
+        "Disclosure: AI-assisted with Claude (Anthropic PBC) — Anthropic is a party to "
+        "this debate · Affiliation: none · Not paid · No declared conflicts "
+        "Models <b>help</b> defenders."
+    )
+    assert "<b>help</b>" not in section
+
+
+@pytest.mark.parametrize("which", ["hidden", "of another topic", "huge"])
+def test_reply_form_quotes_no_post_it_cannot_answer(client, topic, other_topic, which):
+    target = make_post(topic=other_topic if which == "of another topic" else topic)
+    if which == "hidden":
+        services.posts_set_status(
+            posts=Post.objects.filter(pk=target.pk), status=PostStatus.HIDDEN,
+            actor=None, reason="Spam.",
+        )  # fmt: skip
+    parent = str(2**64) if which == "huge" else str(target.pk)
+    client.force_login(make_user())
+
+    response = client.get(f"{reply_url(topic)}?parent={parent}")
+
+    assert response.status_code == 200
+    assertNotContains(response, "You are replying to")
