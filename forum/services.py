@@ -1047,6 +1047,14 @@ def posts_review(
     locked = _locked(posts).exclude(review_state=state, review_note=note)
     if state == ReviewState.SELF_DECLARED:
         locked = locked.exclude(review_state=state)
+        if locked.filter(review_state=ReviewState.MODERATOR_LABELLED).exists():
+            # The disclosure is the moderators' words, not the author's.
+            raise ValidationError(
+                "A disclosure moderators labelled cannot go back to self-declared: "
+                "it would pass their words off as the author's. Verify or dispute it "
+                "instead.",
+                code="review_labelled",
+            )
     changing = list(locked.values_list("pk", "topic_id"))
     reviewed = state != ReviewState.SELF_DECLARED
     Post.objects.filter(pk__in=[pk for pk, _ in changing]).update(
