@@ -14,7 +14,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
@@ -1148,6 +1156,8 @@ def defaults_initial(defaults: DisclosureDefaults | None, topic: Topic) -> dict:
     """
     if defaults is None:
         return {}
+    # One read of the parties for every interest line, unless the page has them.
+    prefetch_related_objects([topic], "parties")
     initial = {"affiliation": defaults.affiliation, "paid": defaults.paid,
                "paid_by": defaults.paid_by}  # fmt: skip
     parties, ties = [], []
