@@ -321,7 +321,8 @@ def post_history(request, pk):
     versions = history.versions(post)
     context = {"post": post, "topic": post.topic, "changes": history.changes(versions),
                "edited": len(versions) > 1,
-               "can_edit": post.author_id == request.user.pk or request.user.is_staff}  # fmt: skip
+               "can_edit": request.user.is_staff or (
+                   post.author_id == request.user.pk and not edit_refusal(post))}  # fmt: skip
     return render(request, "forum/post_history.html", context)
 
 
