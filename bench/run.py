@@ -306,7 +306,7 @@ def report(results, args, seconds, errors, acked, lost, duplicated) -> None:
               f"(target ≤ 1.5: {'ok' if ok else 'MISSED'})")  # fmt: skip
     print(
         "Queries and uncached ms: a render with empty caches (median of 7, "
-        "in-process); a cached anonymous page issues 1 query, a signed-in one 3."
+        "in-process); a cached anonymous page issues 1 query, a signed-in one 4."
     )
     if failed:
         sys.exit(1)

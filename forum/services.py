@@ -1121,7 +1121,7 @@ def user_defaults(user: AbstractBaseUser) -> DisclosureDefaults | None:
     """The user's current disclosure defaults, if they ever set any."""
     if not user.is_authenticated:
         return None
-    return DisclosureDefaults.objects.filter(user=user).first()
+    return DisclosureDefaults.objects.current_for(user.pk)
 
 
 @transaction.atomic

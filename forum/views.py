@@ -39,7 +39,7 @@ from .forms import (
 )
 from .http import service_unavailable, too_many_requests
 from .middleware import is_database_busy
-from .models import ModerationAction, Post, PostStatus, Topic
+from .models import DisclosureDefaults, ModerationAction, Post, PostStatus, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -99,19 +99,20 @@ def topic_detail(request, slug):
     context = {"topic": topic, "thread_body": edit_links(body, request.user, topic),
                "reply_fields": None}  # fmt: skip
     if request.user.is_authenticated and not topic.is_locked:
-        defaults = services.user_defaults(request.user)
+        # The form is shared by every reader with the same defaults (or none).
+        defaults = DisclosureDefaults.objects.current_for(request.user.pk)
         context["reply_fields"] = fragment(
             ("reply-fields", version, defaults and defaults.pk),
-            lambda: render_to_string(
-                "forum/_reply_fields.html",
-                {
-                    "form": PostForm(
-                        topic=topic, initial=services.defaults_initial(defaults, topic)
-                    )
-                },
-            ),
+            lambda: reply_fields(topic, defaults),
         )
     return render(request, "forum/topic_detail.html", context, status=status)
+
+
+def reply_fields(topic: Topic, defaults: DisclosureDefaults | None) -> str:
+    """The reply form's fields, pre-filled from one version of someone's defaults."""
+    initial = services.defaults_initial(defaults, topic)
+    form = PostForm(topic=topic, initial=initial)
+    return render_to_string("forum/_reply_fields.html", {"form": form})
 
 
 EDIT_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")
@@ -127,10 +128,13 @@ def edit_links(body: str, user, topic: Topic) -> str:
     if not user.is_authenticated:
         return EDIT_HOLE.sub("", body)
 
+    # One reverse() for all: a page of a reader's own replies has twenty links.
+    url = reverse("post-edit", args=[0]).replace("/0/", "/{}/")
+
     def link(match) -> str:
         pk, author = int(match[1]), int(match[2])
         if user.is_staff or (author == user.pk and not topic.is_locked):
-            return f'<a class="edit-link" href="{reverse("post-edit", args=[pk])}">Edit</a>'
+            return f'<a class="edit-link" href="{url.format(pk)}">Edit</a>'
         return ""
 
     return EDIT_HOLE.sub(link, body)
