@@ -5,25 +5,49 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.core.paginator import Page, Paginator
+from django.db.models import Max
+
 from .models import Post, PostRevision
 from .services import post_snapshot
 
 TOKENS = re.compile(r"\s+|[^\s]+")
 
 
-def versions(post: Post) -> list[PostRevision]:
-    """Every version of `post`, oldest first; an unedited post is its own first version.
+VERSIONS_PER_PAGE = 10
+# Past this many words and spaces in a changed block of lines, the block is
+# shown removed and added whole: SequenceMatcher's time grows with the square of
+# what it compares, and the history page is public.
+WORD_DIFF_MAX_TOKENS = 1000
 
-    Reads the revisions in one query; each is given `post`, so none looks it up.
+
+def versions(
+    post: Post, page_number: str | None = None
+) -> tuple[Page, list[PostRevision]]:
+    """A page of `post`'s versions, oldest first, and the versions to show on it.
+
+    The list starts with the version before the page's first, if any, so each
+    shown version can be compared with its predecessor; an unedited post is its
+    own first version. Two queries, whatever the number of versions; an
+    unknown page raises InvalidPage.
     """
-    revisions = list(post.revisions.select_related("editor").order_by("number"))
-    if not revisions:
-        revisions = [
-            post_snapshot(post, number=1, editor=post.author, created=post.created)
-        ]
+    # Numbers run 1, 2, 3...: the last one counts them.
+    last = post.revisions.aggregate(last=Max("number"))["last"] or 0
+    page = Paginator(range(1, last + 1), VERSIONS_PER_PAGE).page(page_number or 1)
+    shown = list(page.object_list)
+    if not shown:
+        snapshot = post_snapshot(
+            post, number=1, editor=post.author, created=post.created
+        )
+        page.object_list, revisions = [1], [snapshot]
+    else:
+        revisions = list(
+            post.revisions.filter(number__gte=shown[0] - 1, number__lte=shown[-1])
+            .select_related("editor").order_by("number")
+        )  # fmt: skip
     for revision in revisions:
         revision.post = post
-    return revisions
+    return page, revisions
 
 
 @dataclass
@@ -41,9 +65,9 @@ class Change:
         return self.version.stance_trail()
 
 
-def changes(revisions: list[PostRevision]) -> list[Change]:
-    """Each version with what it changed; the first is shown whole."""
-    found = [Change(version=revisions[0])]
+def changes(revisions: list[PostRevision], first: int = 1) -> list[Change]:
+    """What each version from number `first` on changed; the first of all is shown whole."""
+    found = [Change(version=revisions[0])] if revisions[0].number >= first else []
     for before, after in zip(revisions, revisions[1:], strict=False):
         found.append(Change(
             version=after,
@@ -56,15 +80,30 @@ def changes(revisions: list[PostRevision]) -> list[Change]:
 
 
 def text_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """(kind, text) runs, kind "same", "removed" or "added", word by word.
+    """(kind, text) runs, kind "same", "removed" or "added": by line, then by word.
 
     Whitespace stays its own token, so paragraphs keep their breaks; the
     template escapes every run.
     """
-    a, b = TOKENS.findall(old), TOKENS.findall(new)
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
     runs = []
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b).get_opcodes():
+        if op == "equal":
+            runs.append(("same", "".join(a[i1:i2])))
+        else:
+            runs += word_diff("".join(a[i1:i2]), "".join(b[j1:j2]))
+    return runs
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """A changed block of lines, word by word when it is small enough to compare cheaply."""
+    a, b = TOKENS.findall(old), TOKENS.findall(new)
+    if not a or not b or len(a) + len(b) > WORD_DIFF_MAX_TOKENS:
+        return [
+            (kind, text) for kind, text in (("removed", old), ("added", new)) if text
+        ]
+    runs = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b).get_opcodes():
         if op == "equal":
             runs.append(("same", "".join(a[i1:i2])))
             continue

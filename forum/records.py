@@ -6,6 +6,7 @@ get one account of who wrote a post and what ties its author has.
 
 import json
 
+from django.core.paginator import Page
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -80,8 +81,13 @@ def revision_record(revision: PostRevision) -> dict:
     }
 
 
-def post_document(post: Post, revisions: list[PostRevision]) -> dict:
-    """What /p/<id>/disclosure.json answers: the disclosure now and every version."""
+def post_document(post: Post, page: Page, revisions: list[PostRevision]) -> dict:
+    """What /p/<id>/disclosure.json answers: the disclosure now and a page of versions.
+
+    `revisions` may start with the version before the page's first: it is left out.
+    """
+    url = reverse("post-disclosure", kwargs={"pk": post.pk})
+    shown = [r for r in revisions if r.number >= page.object_list[0]]
     return {
         "post": post.pk,
         "url": post.get_absolute_url(),
@@ -95,7 +101,14 @@ def post_document(post: Post, revisions: list[PostRevision]) -> dict:
         "created": _iso(post.created),
         "edited": _iso(post.edited),
         "disclosure": disclosure_record(post),
-        "revisions": [revision_record(revision) for revision in revisions],
+        "versions": page.paginator.count or 1,
+        "revisions": [revision_record(revision) for revision in shown],
+        "page": page.number,
+        "pages": page.paginator.num_pages,
+        "next": f"{url}?page={page.next_page_number()}" if page.has_next() else None,
+        "previous": (
+            f"{url}?page={page.previous_page_number()}" if page.has_previous() else None
+        ),
     }
 
 

@@ -322,19 +322,27 @@ def readable_post(request, pk) -> Post:
 def post_history(request, pk):
     """Every version of a post with what each edit changed: public, like the log."""
     post = readable_post(request, pk)
-    versions = history.versions(post)
-    context = {"post": post, "topic": post.topic, "changes": history.changes(versions),
-               "edited": len(versions) > 1,
+    page, versions = history_page(request, post)
+    context = {"post": post, "topic": post.topic, "page": page,
+               "changes": history.changes(versions, first=page.object_list[0]),
                "can_edit": request.user.is_staff or (
                    post.author_id == request.user.pk and not edit_refusal(post))}  # fmt: skip
     return render(request, "forum/post_history.html", context)
 
 
+def history_page(request, post: Post):
+    try:
+        return history.versions(post, request.GET.get("page"))
+    except InvalidPage as exc:
+        raise Http404(f"No such page: {exc}") from exc
+
+
 @require_safe
 def post_disclosure(request, pk):
-    """The post's disclosure now and in every version, for scripts and archives."""
+    """The post's disclosure now and its versions, a page at a time, for scripts and archives."""
     post = readable_post(request, pk)
-    document = records.post_document(post, history.versions(post))
+    page, versions = history_page(request, post)
+    document = records.post_document(post, page, versions)
     return JsonResponse(document, json_dumps_params={"ensure_ascii": False})
 
 

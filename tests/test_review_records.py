@@ -13,6 +13,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertTemplateUsed
 
 from forum import services
+from forum.history import WORD_DIFF_MAX_TOKENS, text_diff
 from forum.models import (
     ModerationAction,
     ModerationKind,
@@ -51,9 +52,10 @@ REVIEW_KINDS = {
 # the stance trails of the edited posts shown, however many revisions they have.
 THREAD_QUERIES_EDITED = 11
 # The post with its topic and author, its stances and their positions, tags,
-# conflict parties and the topic's parties; then its revisions with editors.
-HISTORY_QUERIES = 7
-DISCLOSURE_JSON_QUERIES = 7
+# conflict parties and the topic's parties; then how many versions it has, and
+# the page of them shown, with their editors.
+HISTORY_QUERIES = 8
+DISCLOSURE_JSON_QUERIES = 8
 
 
 # Helpers --------------------------------------------------------------------
@@ -1198,3 +1200,65 @@ def test_a_label_moderators_added_cannot_be_cleared_to_self_declared(topic, mode
     assert log_ids() == before
     # A later verdict is still possible.
     assert review([post], "verified", moderator, "Confirmed by the employer.") == 1
+
+
+# Long histories and large diffs ----------------------------------------------------
+
+
+def test_history_pages_versions_ten_at_a_time_each_compared_with_the_one_before(
+    client, topic
+):
+    post = make_post(topic=topic, body="Version 1.")
+    for n in range(2, 13):
+        edit_post(post, body=f"Version {n}.")
+
+    first = client.get(f"/p/{post.pk}/history/")
+    second = client.get(f"/p/{post.pk}/history/?page=2")
+
+    def shown(response):
+        return [
+            int(n)
+            for n in re.findall(r'<li class="version[^"]*" id="v(\d+)"', page(response))
+        ]
+
+    assert shown(first) == list(range(1, 11))
+    assert shown(second) == [11, 12]
+    assert "It has 12 versions" in squash(page(second))
+    version_11 = re.search(r'id="v11".*?</li>', page(second), re.S).group(0)
+    assert "<del>10.</del><ins>11.</ins>" in version_11
+    assert "(first published)" not in page(second)
+    assert client.get(f"/p/{post.pk}/history/?page=3").status_code == 404
+    assert client.get(f"/p/{post.pk}/history/?page=x").status_code == 404
+
+
+def test_disclosure_json_pages_its_versions_with_links(client, topic):
+    post = make_post(topic=topic, body="Version 1.")
+    for n in range(2, 13):
+        edit_post(post, body=f"Version {n}.")
+    url = f"/p/{post.pk}/disclosure.json"
+
+    first, second = client.get(url).json(), client.get(f"{url}?page=2").json()
+
+    assert (first["versions"], first["page"], first["pages"]) == (12, 1, 2)
+    assert [r["number"] for r in first["revisions"]] == list(range(1, 11))
+    assert (first["next"], first["previous"]) == (f"{url}?page=2", None)
+    assert [r["number"] for r in second["revisions"]] == [11, 12]
+    assert (second["next"], second["previous"]) == (None, f"{url}?page=1")
+    assert client.get(f"{url}?page=3").status_code == 404
+
+
+def test_a_changed_block_too_large_to_compare_word_by_word_shows_whole():
+    """SequenceMatcher's time grows with the square of its input: big blocks are not compared."""
+    old, new = "a " * WORD_DIFF_MAX_TOKENS, "b a " * (WORD_DIFF_MAX_TOKENS // 2)
+
+    assert text_diff(old, new) == [("removed", old), ("added", new)]
+    # Unchanged lines around a changed one stay as they were.
+    assert text_diff(
+        "same\nold words here\nsame\n", "same\nnew words here\nsame\n"
+    ) == [
+        ("same", "same\n"),
+        ("removed", "old"),
+        ("added", "new"),
+        ("same", " words here\n"),
+        ("same", "same\n"),
+    ]
