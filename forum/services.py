@@ -853,27 +853,45 @@ def _disclosure_of(version: PostRevision) -> tuple:
 def disclosure_downgrades(
     old: PostRevision, new: PostRevision, topic: Topic
 ) -> list[str]:
-    """What `new` declares less of than `old`, in words for the editor: less AI
-    involvement, or a payment, conflict or party tie taken away."""
+    """How `new` declares less than `old`, or changes what it declared, in words.
+
+    Only additions are free: more AI involvement, a payment, conflict or
+    affiliation newly declared, more parties to a conflict. Any other change
+    could hide a tie, so it needs a reason and marks the post amended.
+    """
     reduced = []
     if AUTHORSHIP_RANK[new.authorship] < AUTHORSHIP_RANK[old.authorship]:
         reduced.append(
-            f"AI involvement ({old.get_authorship_display()} → "
+            f"less AI involvement ({old.get_authorship_display()} → "
             f"{new.get_authorship_display()})"
         )
+    elif old.uses_ai and (
+        old.ai_model != new.ai_model or not _same_maker(old, new, topic)
+    ):
+        reduced.append("a different AI model or maker")
+    if old.affiliation != new.affiliation and old.affiliation.casefold() != "none":
+        reduced.append("a changed affiliation")
     if old.paid != Paid.NO and new.paid == Paid.NO:
-        reduced.append("the payment")
-    dropped = {p["slug"] for p in old.conflict_parties} - {
-        p["slug"] for p in new.conflict_parties
-    }
+        reduced.append("the payment removed")
+    elif old.paid != Paid.NO and (old.paid, old.paid_by) != (new.paid, new.paid_by):
+        reduced.append("a changed payment")
+    old_parties = {party["slug"] for party in old.conflict_parties}
+    new_parties = {party["slug"] for party in new.conflict_parties}
     if old.conflict == Conflict.DECLARED and new.conflict == Conflict.NONE:
-        reduced.append("the conflict of interest")
-    elif dropped:
-        reduced.append("a party from the conflict of interest")
-    old_maker = old.uses_ai and topic.party_named(old.ai_maker)
-    if old_maker and not (new.uses_ai and topic.party_named(new.ai_maker)):
-        reduced.append(f"the AI maker {old_maker.name}, a party to this debate")
+        reduced.append("the conflict of interest removed")
+    elif old_parties - new_parties:
+        reduced.append("a party removed from the conflict of interest")
+    elif old_parties == new_parties and old.conflict_details != new.conflict_details:
+        reduced.append("rewritten conflict details")
     return reduced
+
+
+def _same_maker(old: PostRevision, new: PostRevision, topic: Topic) -> bool:
+    """One maker, spelled alike or named by two of one party's names."""
+    if old.ai_maker.casefold() == new.ai_maker.casefold():
+        return True
+    party = topic.party_named(old.ai_maker)
+    return party is not None and party == topic.party_named(new.ai_maker)
 
 
 def stance_changes(old: PostRevision, new: PostRevision) -> list[dict]:
@@ -974,7 +992,8 @@ def post_edit(
     if downgrades and as_author and post.review_state in REVIEW_HOLDS_DISCLOSURE:
         raise ValidationError(
             "Moderators have %(state)s this post’s disclosure, so it cannot declare "
-            "less (%(what)s) until they review it again. You can add to it.",
+            "less or change what it declared (%(what)s) until they review it again. "
+            "You can add to it.",
             code="review_holds_disclosure",
             params={
                 "state": "disputed" if post.is_disputed else "labelled",
@@ -984,8 +1003,8 @@ def post_edit(
     if downgrades and not reason:
         raise ValidationError(
             {"reason": ValidationError(
-                "This edit declares less than before (%(what)s): say why. Readers "
-                "see your reason in the post’s history.",
+                "This edit declares less than before, or changes what was declared "
+                "(%(what)s): say why. Readers see your reason in the post’s history.",
                 code="downgrade_reason_required",
                 params={"what": ", ".join(downgrades)},
             )}

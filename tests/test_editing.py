@@ -77,15 +77,16 @@ TIES = {
 
 def downgrade_message(what: str) -> str:
     return (
-        f"This edit declares less than before ({what}): say why. Readers see your "
-        "reason in the post’s history."
+        f"This edit declares less than before, or changes what was declared ({what}): "
+        "say why. Readers see your reason in the post’s history."
     )
 
 
 def held_message(state: str, what: str) -> str:
     return (
         f"Moderators have {state} this post’s disclosure, so it cannot declare less "
-        f"({what}) until they review it again. You can add to it."
+        f"or change what it declared ({what}) until they review it again. You can add "
+        "to it."
     )
 
 
@@ -612,7 +613,7 @@ EDIT_STEPS = [
     ("payment", {"paid": "yes", "paid_by": "A think tank"}),
     ("conflict", {"conflict": "declared", "conflict_parties": ["anthropic"], "conflict_details": "I consult for them."}),
     ("party added", {"conflict_parties": ["anthropic", "us-government"]}),
-    ("details", {"conflict_details": "I consult for both."}),
+    ("details", {"conflict_details": "I consult for both.", "reason": "Both now."}),
     ("party removed", {"conflict_parties": ["us-government"], "reason": "I ended the Anthropic contract."}),
     ("payment removed", {"paid": "no", "paid_by": "", "reason": "The grant ended."}),
     ("tags cleared", {"tags": ""}),
@@ -660,7 +661,7 @@ def test_history_survives_every_kind_of_edit_one_revision_each(
     ]
     assert (first["tags"], first["conflict_parties"]) == ([], [])
     assert {field: first[field] for field in HUMAN_DISCLOSURE} == HUMAN_DISCLOSURE
-    assert [row["downgrade"] for row in kept] == [False] * 10 + [True, True, False]
+    assert [row["downgrade"] for row in kept] == [False] * 9 + [True, True, True, False]
     history = author.get(history_url(post))
     assert f"It has {len(kept)} versions, oldest first" in squash(page(history))
 
@@ -742,30 +743,49 @@ DOWNGRADES = {
     "less AI involvement": (
         {"authorship": "ai_generated", "ai_model": "GPT-4o", "ai_maker": "OpenAI"},
         {"authorship": "ai_assisted"},
-        "AI involvement (AI-generated → AI-assisted)",
+        "less AI involvement (AI-generated → AI-assisted)",
     ),
     "AI removed, made by a party": (
         {},
         {"authorship": "human", "ai_model": "", "ai_maker": ""},
-        "AI involvement (AI-assisted → Human-written), the AI maker Anthropic, a "
-        "party to this debate",
+        "less AI involvement (AI-assisted → Human-written)",
     ),
-    "payment removed": ({"paid": "yes"}, {"paid": "no", "paid_by": ""}, "the payment"),
-    "expected payment removed": ({}, {"paid": "no", "paid_by": ""}, "the payment"),
+    "payment removed": (
+        {"paid": "yes"},
+        {"paid": "no", "paid_by": ""},
+        "the payment removed",
+    ),
+    "expected payment removed": (
+        {},
+        {"paid": "no", "paid_by": ""},
+        "the payment removed",
+    ),
+    "paid, now only expected": (
+        {"paid": "yes"},
+        {"paid": "expected"},
+        "a changed payment",
+    ),
+    "another payer": ({}, {"paid_by": "My aunt"}, "a changed payment"),
+    "affiliation changed": ({}, {"affiliation": "none"}, "a changed affiliation"),
+    "conflict details rewritten": (
+        {},
+        {"conflict_details": "Nothing much."},
+        "rewritten conflict details",
+    ),
     "conflict removed": (
         {},
         {"conflict": "none", "conflict_parties": [], "conflict_details": ""},
-        "the conflict of interest",
+        "the conflict of interest removed",
     ),
     "a conflict party removed": (
         {},
         {"conflict_parties": ["anthropic"]},
-        "a party from the conflict of interest",
+        "a party removed from the conflict of interest",
     ),
     "AI maker that is a party replaced": (
         {},
         {"ai_model": "GPT-4o", "ai_maker": "OpenAI"},
-        "the AI maker Anthropic, a party to this debate",
+        "a different AI model or maker",
     ),
 }
 
@@ -828,7 +848,14 @@ UPGRADES = {
     "a conflict party added": ({"parties": ["anthropic"]}, {"conflict_parties": ["anthropic", "us-government"]}),
     "payment declared": (None, {"paid": "yes", "paid_by": "A think tank"}),
     "maker named by its alias": ({}, {"ai_maker": "Anthropic PBC"}),
-    "conflict details reworded": ({}, {"conflict_details": "I advise both."}),
+    "conflict details with a party added": (
+        {"parties": ["anthropic"]},
+        {"conflict_parties": ["anthropic", "us-government"],
+         "conflict_details": "I advise both, the agency too."},
+    ),
+    "an affiliation where there was none": (
+        None, {"affiliation": "University of Nowhere"}
+    ),
 }  # fmt: skip
 
 
@@ -879,7 +906,7 @@ def test_service_refuses_declaring_less_without_a_reason(topic, user):
 
     error = caught.value.error_dict["reason"][0]
     assert error.code == "downgrade_reason_required"
-    assert error.messages == [downgrade_message("the payment")]
+    assert error.messages == [downgrade_message("the payment removed")]
     assert stored(post) == before
 
 
@@ -901,10 +928,7 @@ def test_author_cannot_declare_less_on_a_disputed_post(author, topic, user, mode
     response = author.post(edit_url(post), data)
 
     assert response.status_code == 409
-    what = (
-        "AI involvement (AI-assisted → Human-written), the AI maker Anthropic, "
-        "a party to this debate"
-    )
+    what = "less AI involvement (AI-assisted → Human-written)"
     assert held_message("disputed", what) in summary_errors(response)
     assert field_errors(response, "reason") == []
     assert typed_back(response) == as_sent(data)
@@ -928,7 +952,7 @@ def test_author_cannot_declare_less_on_a_moderator_labelled_post(
     response = author.post(edit_url(post), data)
 
     assert response.status_code == 409
-    assert held_message("labelled", "the payment") in summary_errors(response)
+    assert held_message("labelled", "the payment removed") in summary_errors(response)
     assert typed_back(response) == as_sent(data)
     assert stored(post) == before
 
