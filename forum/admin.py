@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, Count, Max, Prefetch, Q, Value, When
+from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -328,7 +329,21 @@ class PostAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # The form put the new values on `obj`; post_edit reads the stored post.
-        services.post_edit(post=obj, editor=request.user, **form.edit())
+        try:
+            services.post_edit(post=obj, editor=request.user, **form.edit())
+        except ValidationError as exc:
+            # Only a change made meanwhile gets here: the form ran the same checks.
+            request.edit_refused = exc
+
+    def log_change(self, request, obj, message):
+        if not hasattr(request, "edit_refused"):
+            super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        if refused := getattr(request, "edit_refused", None):
+            self.message_user(request, " ".join(refused.messages), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     def save_related(self, request, form, formsets, change):
         # post_edit already wrote the stances, tags and parties; the revisions

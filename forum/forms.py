@@ -374,6 +374,10 @@ class PostEditForm(PostForm):
         edited = [
             name for name in self.changed_data if name not in ("reason", "attest")
         ]
+        if "tags" in edited and sorted(cleaned.get("tags", [])) == sorted(
+            self.instance.tags.names()
+        ):
+            edited.remove("tags")  # the same keywords in another order
         if not self.errors and not edited:
             raise ValidationError(
                 "Nothing has changed: edit the text, stances, tags or disclosure first.",

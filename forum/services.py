@@ -912,6 +912,10 @@ def stance_changes(old: PostRevision, new: PostRevision) -> list[dict]:
 
 # Review states an author's disclosure change would void, and ones it must not lower.
 REVIEW_VOIDED_BY_EDIT = {ReviewState.VERIFIED, ReviewState.CORRECTED}
+REVIEW_VOIDED = (
+    "The author changed the disclosure after moderators reviewed it; it is "
+    "self-declared again."
+)
 REVIEW_HOLDS_DISCLOSURE = {ReviewState.DISPUTED, ReviewState.MODERATOR_LABELLED}
 
 
@@ -1032,6 +1036,9 @@ def post_edit(
         # Moderators vouched for the disclosure as it was, not as it is now.
         post.review_state, post.review_note = ReviewState.SELF_DECLARED, ""
         post.reviewed_by = post.reviewed_at = None
+        _log(
+            None, ModerationKind.CLEAR_REVIEW, REVIEW_VOIDED, [(post.pk, post.topic_id)]
+        )
     post.full_clean(exclude=["topic", "author", "parent"], validate_constraints=False)
     post.save()
     post.conflict_parties.set(conflict_parties)
@@ -1074,15 +1081,24 @@ def posts_review(
     locked = _locked(posts).exclude(review_state=state, review_note=note)
     if state == ReviewState.SELF_DECLARED:
         locked = locked.exclude(review_state=state)
-        if locked.filter(review_state=ReviewState.MODERATOR_LABELLED).exists():
-            # The disclosure is the moderators' words, not the author's.
-            raise ValidationError(
-                "A disclosure moderators labelled cannot go back to self-declared: "
-                "it would pass their words off as the author's. Verify or dispute it "
-                "instead.",
-                code="review_labelled",
-            )
-    changing = list(locked.values_list("pk", "topic_id"))
+    ids = list(locked.values_list("pk", flat=True))
+    if Post.objects.filter(pk__in=ids, author=actor).exists():
+        raise ValidationError(
+            "You cannot review the disclosure of your own post; another moderator must.",
+            code="own_post",
+        )
+    relabelled = ModerationAction.objects.filter(
+        post__in=ids, action=ModerationKind.LABEL_DISCLOSURE
+    )
+    if state == ReviewState.SELF_DECLARED and relabelled.exists():
+        # Some of the disclosure is the moderators' words, not the author's.
+        raise ValidationError(
+            "A disclosure moderators have relabelled cannot go back to self-declared: "
+            "it would pass their words off as the author's. Verify or dispute it "
+            "instead.",
+            code="review_labelled",
+        )
+    changing = list(Post.objects.filter(pk__in=ids).values_list("pk", "topic_id"))
     reviewed = state != ReviewState.SELF_DECLARED
     Post.objects.filter(pk__in=[pk for pk, _ in changing]).update(
         review_state=state,

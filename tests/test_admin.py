@@ -1,6 +1,8 @@
 import re
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.core.exceptions import ValidationError
 from django.test import Client
 from pytest_django.asserts import assertContains, assertRedirects
 
@@ -501,3 +503,44 @@ def test_party_named_in_a_declared_conflict_cannot_be_deleted(staff, topic):
     assert response.status_code == 200
     assertContains(response, "is named in declared conflicts of interest")
     assert topic.parties.filter(slug="anthropic").exists()
+
+
+def test_post_change_form_with_the_same_tags_reordered_says_nothing_changed(
+    staff, moderated
+):
+    """The form and post_edit agree on what counts as a change: no 500 between them."""
+    topic, _, _ = moderated
+    post = make_post(topic=topic, tags=["alpha", "beta"])
+    url = f"/admin/forum/post/{post.pk}/change/"
+
+    response = staff.post(
+        url, change_form_data(staff.get(url), tags="beta, alpha", reason="Tidy.")
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Nothing has changed: edit the text, stances, tags or disclosure first."
+    ]
+    assert not post.revisions.exists()
+
+
+def test_post_change_refused_by_the_service_meanwhile_shows_why_and_logs_nothing(
+    staff, moderated, monkeypatch
+):
+    """A change made between the form's checks and the save: an error, not a 500."""
+    _, _, posts = moderated
+    post = posts["plain"]
+    url = f"/admin/forum/post/{post.pk}/change/"
+    shown = staff.get(url)
+
+    def refuse(**kwargs):
+        raise ValidationError("Nothing has changed.", code="unchanged")
+
+    monkeypatch.setattr(services, "post_edit", refuse)
+    response = staff.post(
+        url, change_form_data(shown, body="Changed.", reason="Tidy."), follow=True
+    )
+
+    assert response.redirect_chain == [(url, 302)]
+    assert "Nothing has changed." in [str(m) for m in response.context["messages"]]
+    assert not LogEntry.objects.filter(object_id=str(post.pk)).exists()

@@ -697,14 +697,23 @@ def test_public_log_names_each_review_action(csrf_client, topic, moderator):
     review([post], "verified", moderator, "Checked the label.")
     review([post], "disputed", moderator, "A reader found the source.")
     review([post], "corrected", moderator, "The author fixed it.")
-    review([post], "self_declared", moderator, "Start over.")
+    # A relabelled disclosure never goes back to self-declared; another does.
+    other = make_post(topic=topic)
+    review([other], "verified", moderator, "Checked.")
+    review([other], "self_declared", moderator, "Start over.")
 
     entries = log_entries(csrf_client.get("/moderation/"))
 
     target = f"post #{post.pk} in {topic.title}"
     label = "Same text as a bot's."
+    other_target = f"post #{other.pk} in {topic.title}"
     assert entries == [
-        ("cleared the review of a post’s disclosure:", target, "Reason: Start over."),
+        (
+            "cleared the review of a post’s disclosure:",
+            other_target,
+            "Reason: Start over.",
+        ),
+        ("verified a post’s disclosure:", other_target, "Reason: Checked."),
         (
             "marked a post’s disclosure corrected:",
             target,
@@ -1262,3 +1271,46 @@ def test_a_changed_block_too_large_to_compare_word_by_word_shows_whole():
         ("same", " words here\n"),
         ("same", "same\n"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_relabelled_disclosure_stays_the_moderators_after_later_verdicts(
+    topic, moderator
+):
+    post = make_post(topic=topic)
+    edit_post(post, editor=moderator, reason="Their employer.", affiliation="Anthropic")
+    review([post], "verified", moderator, "Confirmed.")
+
+    with pytest.raises(ValidationError) as excinfo:
+        review([post], "self_declared", moderator, "Undo.")
+
+    assert excinfo.value.code == "review_labelled"
+    assert review_fields(post)[0] == "verified"
+
+
+@pytest.mark.django_db
+def test_moderators_cannot_review_their_own_posts(topic, moderator):
+    own = make_post(topic=topic, author=moderator)
+    before = log_ids()
+
+    with pytest.raises(ValidationError) as excinfo:
+        review([own], "verified", moderator, "Looks right to me.")
+
+    assert excinfo.value.code == "own_post"
+    assert review_fields(own)[0] == "self_declared"
+    assert log_ids() == before
+
+
+@pytest.mark.django_db
+def test_an_author_voiding_a_verified_review_is_logged_as_the_site(topic, moderator):
+    post = make_post(topic=topic)
+    review([post], "verified", moderator, "Checked.")
+    before = log_ids()
+
+    edit_post(post, affiliation="Acme Labs", reason="I joined Acme.")
+
+    logged = ModerationAction.objects.exclude(pk__in=before)
+    assert [(a.action, a.actor, a.post_id) for a in logged] == [
+        ("clear_review", None, post.pk)
+    ]
+    assert review_fields(post)[0] == "self_declared"
