@@ -215,6 +215,8 @@ STANDPOINT_RATE_LIMITS = {
     "post": os.environ.get("RATE_LIMIT_POST", "1/10s, 30/h"),
     # Edits of one's own posts: each keeps a revision in the public history.
     "edit": os.environ.get("RATE_LIMIT_EDIT", "20/h"),
+    # Saves of one's disclosure defaults: each keeps a public version.
+    "defaults": os.environ.get("RATE_LIMIT_DEFAULTS", "10/h"),
     "report": os.environ.get("RATE_LIMIT_REPORT", "20/d"),
     "propose": os.environ.get("RATE_LIMIT_PROPOSE", "5/d"),
     "signup": os.environ.get("RATE_LIMIT_SIGNUP", "5/h"),

@@ -22,6 +22,11 @@ urlpatterns = [
     path("p/<int:pk>/history/", views.post_history, name="post-history"),
     path("p/<int:pk>/disclosure.json", views.post_disclosure, name="post-disclosure"),
     path("u/<str:username>/", views.profile, name="profile"),
+    path(
+        "u/<str:username>/defaults/",
+        views.profile_defaults_history,
+        name="profile-defaults-history",
+    ),
     path("moderation/", views.moderation_log, name="moderation-log"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.login_view, name="login"),

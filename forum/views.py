@@ -359,13 +359,27 @@ def profile(request, username):
         .in_order_of(page.object_list)
     )
     history.attach_trails(page.object_list)
-    defaults = list(person.disclosure_defaults.all()[:DEFAULTS_SHOWN])
-    context = {"person": person, "page": page, "defaults": defaults,
+    defaults = list(person.disclosure_defaults.all()[: DEFAULTS_SHOWN + 1])
+    shown = len(defaults) <= DEFAULTS_SHOWN
+    context = {"person": person, "page": page, "defaults": defaults[:DEFAULTS_SHOWN],
+               "defaults_count": len(defaults) if shown else
+               person.disclosure_defaults.count(),
                "own": person.pk == request.user.pk}  # fmt: skip
     return render(request, "forum/profile.html", context)
 
 
-DEFAULTS_SHOWN = 50
+# The profile shows the current defaults and the latest earlier ones; every
+# version is on the defaults history page.
+DEFAULTS_SHOWN = 6
+
+
+@require_safe
+def profile_defaults_history(request, username):
+    """Every version of a reader's disclosure defaults, newest first."""
+    person = get_object_or_404(get_user_model(), username=username)
+    page = paginate(person.disclosure_defaults.all(), request.GET.get("page"))
+    context = {"person": person, "page": page}
+    return render(request, "forum/defaults_history.html", context)
 
 
 @login_required
@@ -375,7 +389,16 @@ def profile_defaults(request):
     current = services.user_defaults(request.user)
     form = DefaultsForm(request.POST or None, instance=current)
     if form.is_bound and form.is_valid():
-        changed = services.user_set_defaults(user=request.user, **form.cleaned_data)
+        try:
+            with limits.counted("defaults", request.user.pk):
+                changed = services.user_set_defaults(
+                    user=request.user, **form.cleaned_data
+                )
+        except limits.Limited as exc:
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template="forum/profile_defaults.html", context={"form": form},
+            )  # fmt: skip
         messages.success(
             request,
             "Your defaults are saved; your profile shows them."

@@ -1012,3 +1012,45 @@ def test_reply_page_costs_a_reader_with_five_standing_interests_the_same(
         REPLY_PAGE_QUERIES + 1,
         REPLY_PAGE_QUERIES + 1,
     ]
+
+
+# A long history of defaults --------------------------------------------------------
+
+
+def test_profile_shows_the_latest_defaults_and_links_to_every_version(
+    client, settings, user
+):
+    settings.STANDPOINT_POSTS_PER_PAGE = 5
+    for n in range(1, 10):
+        set_defaults(user, affiliation=f"Employer {n}")
+
+    profile = squash(page(client.get(f"/u/{user.username}/")))
+    listing = client.get(f"/u/{user.username}/defaults/")
+    older = client.get(f"/u/{user.username}/defaults/?page=2")
+
+    assert "Affiliation: Employer 9" in profile
+    assert "Affiliation: Employer 4" in profile
+    assert "Affiliation: Employer 3" not in profile
+    assert f"All 9 versions of {user.username}’s defaults" in profile
+    shown = re.findall(r"Affiliation: (Employer \d)", page(listing))
+    assert shown == [f"Employer {n}" for n in (9, 8, 7, 6, 5)]
+    assert re.findall(r"Affiliation: (Employer \d)", page(older)) == [
+        f"Employer {n}" for n in (4, 3, 2, 1)
+    ]
+    assert client.get(f"/u/{user.username}/defaults/?page=3").status_code == 404
+    assert client.get("/u/nobody-here/defaults/").status_code == 404
+
+
+def test_saving_defaults_too_often_is_refused_with_what_was_typed(settings, user):
+    settings.STANDPOINT_RATE_LIMITS = {
+        **settings.STANDPOINT_RATE_LIMITS, "defaults": "1/h"
+    }  # fmt: skip
+    client = signed_in(user)
+    client.post("/accounts/profile/", defaults_data())
+
+    response = client.post("/accounts/profile/", defaults_data(affiliation="Acme"))
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert 'value="Acme"' in page(response)
+    assert DisclosureDefaults.objects.filter(user=user).count() == 1
