@@ -101,7 +101,7 @@ class RevisionInline(admin.TabularInline):
 
     model = PostRevision
     fields = ["number", "created", "editor", "reason", "downgrade", "authorship",
-              "affiliation", "paid", "conflict"]  # fmt: skip
+              "affiliation", "paid", "conflict", "redacted_reason"]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -417,6 +417,34 @@ class ReadOnlyWithActions(ReadOnly):
         # Without an object: the right to run the actions. With one: the page
         # shows it read-only.
         return obj is None and admin.ModelAdmin.has_change_permission(self, request)
+
+
+@admin.register(PostRevision)
+class PostRevisionAdmin(ReadOnlyWithActions, admin.ModelAdmin):
+    """Posts' versions: read here; an earlier one's text can be taken out of public view."""
+
+    list_display = ["__str__", "post_excerpt", "editor", "created", "downgrade",
+                    "redacted_at"]  # fmt: skip
+    list_filter = ["downgrade", ("redacted_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["post", "editor"]
+    search_fields = ["=post__id", "body"]
+    actions = ["redact_revisions"]
+
+    @admin.display(description="text")
+    def post_excerpt(self, revision):
+        return Truncator(revision.body).chars(80)
+
+    @with_reason(
+        "Remove the text of selected earlier versions from public view",
+        "version(s) removed from public view",
+        guidance="For personal data or abuse that an edit took out of a post: the "
+        "public history would keep showing it. Staff can still read it. The reason "
+        "replaces the text in the history and appears in the moderation log.",
+    )
+    def redact_revisions(self, request, queryset, reason):
+        return services.revisions_redact(
+            revisions=queryset, actor=request.user, reason=reason
+        )
 
 
 @admin.register(Stance)

@@ -22,14 +22,15 @@ WORD_DIFF_MAX_TOKENS = 1000
 
 
 def versions(
-    post: Post, page_number: str | None = None
+    post: Post, page_number: str | None = None, *, public: bool = True
 ) -> tuple[Page, list[PostRevision]]:
     """A page of `post`'s versions, oldest first, and the versions to show on it.
 
     The list starts with the version before the page's first, if any, so each
     shown version can be compared with its predecessor; an unedited post is its
     own first version. Two queries, whatever the number of versions; an
-    unknown page raises InvalidPage.
+    unknown page raises InvalidPage. For the `public`, a version moderators
+    took out of view has no text.
     """
     # Numbers run 1, 2, 3...: the last one counts them.
     last = post.revisions.aggregate(last=Max("number"))["last"] or 0
@@ -47,6 +48,9 @@ def versions(
         )  # fmt: skip
     for revision in revisions:
         revision.post = post
+        revision.text_removed = public and revision.is_redacted
+        if revision.text_removed:
+            revision.body = ""
     return page, revisions
 
 
@@ -59,6 +63,7 @@ class Change:
     disclosure: list[tuple[str, str, str]] = field(default_factory=list)
     tags_added: list[str] = field(default_factory=list)
     tags_removed: list[str] = field(default_factory=list)
+    after_removed: bool = False  # the version before has its text out of view
 
     @property
     def stance_trail(self) -> list[str]:
@@ -69,9 +74,15 @@ def changes(revisions: list[PostRevision], first: int = 1) -> list[Change]:
     """What each version from number `first` on changed; the first of all is shown whole."""
     found = [Change(version=revisions[0])] if revisions[0].number >= first else []
     for before, after in zip(revisions, revisions[1:], strict=False):
+        # Against a version whose text is out of view, a diff would be the whole
+        # text: the template shows it whole instead.
+        compare = before.body != after.body and not (
+            before.text_removed or after.text_removed
+        )
         found.append(Change(
             version=after,
-            text=text_diff(before.body, after.body) if before.body != after.body else [],
+            text=text_diff(before.body, after.body) if compare else [],
+            after_removed=before.text_removed,
             disclosure=disclosure_diff(before, after),
             tags_added=[t for t in after.tags if t not in before.tags],
             tags_removed=[t for t in before.tags if t not in after.tags],

@@ -70,7 +70,12 @@ def revision_record(revision: PostRevision) -> dict:
         "editor": "moderator" if revision.by_moderator else "author",
         "reason": revision.reason,
         "downgrade": revision.downgrade,
-        "body": revision.body,
+        "body": None if revision.text_removed else revision.body,
+        "text_removed": (
+            {"reason": revision.redacted_reason, "at": _iso(revision.redacted_at)}
+            if revision.is_redacted
+            else None
+        ),
         "stances": [
             {"position": s["position"], "claim": s["claim"], "polarity": s["polarity"]}
             for s in revision.stances

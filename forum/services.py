@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import (
     Count,
     F,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -1109,6 +1110,44 @@ def posts_review(
     _log(actor, REVIEW_ACTIONS[state], note, changing)
     topics_refresh(topic_ids={topic_id for _, topic_id in changing})
     return len(changing)
+
+
+@transaction.atomic
+def revisions_redact(
+    *, revisions: QuerySet[PostRevision], actor: AbstractBaseUser, reason: str
+) -> int:
+    """Take earlier versions' text out of public view, logged; staff still read it.
+
+    For personal data or abuse a moderator edited out of a post: the history
+    would otherwise keep publishing it. A post's latest version is its own
+    text, which an edit or a hide deals with.
+    """
+    reason = validate_reason(reason)
+    rows = list(
+        _locked(revisions).filter(redacted_at__isnull=True)
+        .values_list("pk", "post_id", "number")
+    )  # fmt: skip
+    latest = dict(
+        PostRevision.objects.filter(post__in={post for _, post, _ in rows})
+        .values("post").annotate(last=Max("number")).values_list("post", "last")
+    )  # fmt: skip
+    if any(number == latest[post] for _, post, number in rows):
+        raise ValidationError(
+            "A post’s latest version is the text the thread shows: edit the post (or "
+            "hide it) first, then remove the earlier version.",
+            code="redact_latest",
+        )
+    PostRevision.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
+        redacted_at=timezone.now(), redacted_by=actor, redacted_reason=reason
+    )
+    topics = dict(
+        Post.objects.filter(pk__in={post for _, post, _ in rows}).values_list(
+            "pk", "topic"
+        )
+    )
+    _log(actor, ModerationKind.REDACT_REVISION, reason,
+         [(post, topics[post]) for _, post, _ in rows])  # fmt: skip
+    return len(rows)
 
 
 # Disclosure defaults -----------------------------------------------------------

@@ -331,8 +331,9 @@ def post_history(request, pk):
 
 
 def history_page(request, post: Post):
+    public = not request.user.is_staff
     try:
-        return history.versions(post, request.GET.get("page"))
+        return history.versions(post, request.GET.get("page"), public=public)
     except InvalidPage as exc:
         raise Http404(f"No such page: {exc}") from exc
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.test import Client
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertTemplateUsed
 
@@ -1314,3 +1315,97 @@ def test_an_author_voiding_a_verified_review_is_logged_as_the_site(topic, modera
         ("clear_review", None, post.pk)
     ]
     assert review_fields(post)[0] == "self_declared"
+
+
+# Taking an earlier version's text out of public view -----------------------------
+
+REVISIONS = "/admin/forum/postrevision/"
+DOXXING = "Her home address is 1 Secret Lane."
+
+
+def doxxed_then_edited(topic, moderator):
+    """A post whose first version held personal data, which a moderator edited out."""
+    post = make_post(topic=topic, body=f"Defenders need these models. {DOXXING}")
+    edit_post(
+        post, editor=moderator, reason="Personal data removed.",
+        body="Defenders need these models. [removed by moderators]",
+    )  # fmt: skip
+    return post
+
+
+def test_staff_take_an_earlier_version_out_of_public_view_through_the_admin(
+    staff, topic, moderator, client
+):
+    post = doxxed_then_edited(topic, moderator)
+    first = post.revisions.get(number=1)
+
+    asked = ask_reason(staff, REVISIONS, "redact_revisions", [first])
+    confirmed = confirm(staff, REVISIONS, "redact_revisions", [first], "Doxxing.")
+
+    assertTemplateUsed(asked, REASON_PAGE)
+    assert confirmed.status_code == 302
+    first.refresh_from_db()
+    assert (first.redacted_reason, first.redacted_by) == ("Doxxing.", staff.user)
+    history_html = page(client.get(f"/p/{post.pk}/history/"))
+    assert "1 Secret Lane" not in history_html
+    assert "Its text was removed from public view by moderators: Doxxing." in squash(
+        history_html
+    )
+    # The next version is shown whole, not as a diff against the hidden text.
+    assert "Defenders need these models. [removed by moderators]" in history_html
+    assert "<del>" not in history_html
+    document = client.get(f"/p/{post.pk}/disclosure.json").json()
+    assert document["revisions"][0]["body"] is None
+    assert document["revisions"][0]["text_removed"]["reason"] == "Doxxing."
+    assert "1 Secret Lane" not in json.dumps(document)
+    # Staff still read it, marked as out of public view.
+    staff_html = page(staff.get(f"/p/{post.pk}/history/"))
+    assert "1 Secret Lane" in staff_html
+    assert "Its text is out of public view (staff only): Doxxing." in squash(staff_html)
+    logged = ModerationAction.objects.filter(action="redact_revision").get()
+    assert (logged.post_id, logged.reason) == (post.pk, "Doxxing.")
+
+
+def test_the_latest_version_cannot_be_taken_out_of_view(topic, moderator):
+    post = doxxed_then_edited(topic, moderator)
+    before = log_ids()
+
+    with pytest.raises(ValidationError) as excinfo:
+        services.revisions_redact(
+            revisions=post.revisions.all(), actor=moderator, reason="Both."
+        )
+
+    assert excinfo.value.code == "redact_latest"
+    assert not post.revisions.filter(redacted_at__isnull=False).exists()
+    assert log_ids() == before
+
+
+def test_readers_cannot_take_versions_out_of_view(topic, moderator):
+    post = doxxed_then_edited(topic, moderator)
+    reader = Client()
+    reader.force_login(make_user())
+
+    response = confirm(reader, REVISIONS, "redact_revisions",
+                       [post.revisions.get(number=1)], "Mine.")  # fmt: skip
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert not post.revisions.filter(redacted_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_database_refuses_a_redaction_without_its_reason_or_moderator(topic, moderator):
+    post = doxxed_then_edited(topic, moderator)
+    first = post.revisions.filter(number=1)
+
+    for fields in (
+        {
+            "redacted_at": timezone.now(),
+            "redacted_by": moderator,
+            "redacted_reason": " ",
+        },
+        {"redacted_at": timezone.now(), "redacted_reason": "Doxxing."},
+        {"redacted_reason": "Doxxing."},
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            first.update(**fields)

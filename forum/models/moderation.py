@@ -245,6 +245,10 @@ class ModerationKind(models.TextChoices):
     CORRECT_DISCLOSURE = "correct_disclosure", "marked a post’s disclosure corrected"
     LABEL_DISCLOSURE = "label_disclosure", "relabelled a post’s disclosure"
     CLEAR_REVIEW = "clear_review", "cleared the review of a post’s disclosure"
+    REDACT_REVISION = (
+        "redact_revision",
+        "removed an earlier version’s text from a post’s history",
+    )
     SUSPEND = "suspend", "suspended a user"
     LIFT_SUSPENSION = "lift_suspension", "lifted a suspension"
     APPROVE_POSITION = "approve_position", "approved a proposed position"

@@ -288,6 +288,17 @@ class PostRevision(DisclosureFields):
     )
     # [{"claim": text, "from": polarity or "", "to": polarity or ""}]
     stance_changes = models.JSONField(default=list)
+    # Moderators may take an old version's text out of public view (personal
+    # data, abuse); staff still read it, and the log says why.
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    redacted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    redacted_reason = models.TextField(max_length=REASON_MAX_LENGTH, blank=True)
 
     class Meta(DisclosureFields.Meta):
         ordering = ["post", "number"]
@@ -307,10 +318,26 @@ class PostRevision(DisclosureFields):
                 violation_error_message="A disclosure that declares less than "
                 "before needs its editor's reason.",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    redacted_at__isnull=True,
+                    redacted_by__isnull=True,
+                    redacted_reason="",
+                )
+                | Q(redacted_at__isnull=False, redacted_by__isnull=False)
+                & Q(not_blank("redacted_reason")),
+                name="forum_postrevision_redaction_recorded",
+                violation_error_message="Removing a version's text records who did "
+                "it, when and why.",
+            ),
         ]
 
     def __str__(self):
         return f"#{self.post_id} revision {self.number}"
+
+    @property
+    def is_redacted(self) -> bool:
+        return self.redacted_at is not None
 
     @property
     def by_moderator(self) -> bool:
