@@ -39,6 +39,15 @@ def cases() -> dict[str, tuple[str, str]]:
         "four words shuffled, one line": (" ".join(words), " ".join(reversed(words))),
         "four words, one per line": ("\n".join(words), "\n".join(reversed(words))),
         "prose, every 7th line edited": ("\n".join(prose), "\n".join(edited)),
+        # Each value just under 1% of the lines: autojunk never skips it.
+        "6,600 short lines of 120 values": (
+            "".join(f"{n % 120:02x}\n" for n in range(6_600)),
+            "".join(f"{(n * 7) % 120:02x}\n" for n in range(6_600)),
+        ),
+        "490 short lines of 120 values": (
+            "".join(f"{n % 120:02x}\n" for n in range(490)),
+            "".join(f"{(n * 7) % 120:02x}\n" for n in range(490)),
+        ),
     }
 
 

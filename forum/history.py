@@ -19,6 +19,9 @@ VERSIONS_PER_PAGE = 10
 # shown removed and added whole: SequenceMatcher's time grows with the square of
 # what it compares, and the history page is public.
 WORD_DIFF_MAX_TOKENS = 1000
+# The same bound for lines: past this many pairs of old and new lines to
+# compare, the whole text is shown removed and added.
+LINE_DIFF_MAX_PAIRS = 250_000
 
 
 def versions(
@@ -50,7 +53,7 @@ def versions(
         revision.post = post
         revision.text_removed = public and revision.is_redacted
         if revision.text_removed:
-            revision.body = ""
+            revision.body = revision.reason = ""
     return page, revisions
 
 
@@ -97,6 +100,10 @@ def text_diff(old: str, new: str) -> list[tuple[str, str]]:
     template escapes every run.
     """
     a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    if len(a) * len(b) > LINE_DIFF_MAX_PAIRS:
+        return [
+            (kind, text) for kind, text in (("removed", old), ("added", new)) if text
+        ]
     runs = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b).get_opcodes():
         if op == "equal":

@@ -68,7 +68,7 @@ def revision_record(revision: PostRevision) -> dict:
         "number": revision.number,
         "created": _iso(revision.created),
         "editor": "moderator" if revision.by_moderator else "author",
-        "reason": revision.reason,
+        "reason": None if revision.text_removed else revision.reason,
         "downgrade": revision.downgrade,
         "body": None if revision.text_removed else revision.body,
         "text_removed": (

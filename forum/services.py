@@ -870,11 +870,16 @@ def disclosure_downgrades(
         old.ai_model != new.ai_model or not _same_maker(old, new, topic)
     ):
         reduced.append("a different AI model or maker")
-    if old.affiliation != new.affiliation and old.affiliation.casefold() != "none":
+    if (
+        not _kept(old.affiliation, new.affiliation)
+        and old.affiliation.casefold() != "none"
+    ):
         reduced.append("a changed affiliation")
     if old.paid != Paid.NO and new.paid == Paid.NO:
         reduced.append("the payment removed")
-    elif old.paid != Paid.NO and (old.paid, old.paid_by) != (new.paid, new.paid_by):
+    elif old.paid != Paid.NO and (
+        old.paid != new.paid or not _kept(old.paid_by, new.paid_by)
+    ):
         reduced.append("a changed payment")
     old_parties = {party["slug"] for party in old.conflict_parties}
     new_parties = {party["slug"] for party in new.conflict_parties}
@@ -882,9 +887,16 @@ def disclosure_downgrades(
         reduced.append("the conflict of interest removed")
     elif old_parties - new_parties:
         reduced.append("a party removed from the conflict of interest")
-    elif old_parties == new_parties and old.conflict_details != new.conflict_details:
+    elif old.conflict == Conflict.DECLARED and not _kept(
+        old.conflict_details, new.conflict_details
+    ):
         reduced.append("rewritten conflict details")
     return reduced
+
+
+def _kept(old: str, new: str) -> bool:
+    """Whether `new` keeps all of `old`'s words in order: an answer may grow, not shrink."""
+    return " ".join(old.split()) in " ".join(new.split())
 
 
 def _same_maker(old: PostRevision, new: PostRevision, topic: Topic) -> bool:
@@ -994,14 +1006,18 @@ def post_edit(
             code="unchanged",
         )
     downgrades = disclosure_downgrades(old, new, topic)
-    if downgrades and as_author and post.review_state in REVIEW_HOLDS_DISCLOSURE:
+    # A disclosure moderators once relabelled stays theirs to lower, whatever
+    # verdict came after.
+    relabelled = as_author and _relabelled(post)
+    held = post.review_state in REVIEW_HOLDS_DISCLOSURE or relabelled
+    if downgrades and as_author and held:
         raise ValidationError(
             "Moderators have %(state)s this post’s disclosure, so it cannot declare "
             "less or change what it declared (%(what)s) until they review it again. "
             "You can add to it.",
             code="review_holds_disclosure",
             params={
-                "state": "disputed" if post.is_disputed else "labelled",
+                "state": "disputed" if post.is_disputed else "relabelled",
                 "what": ", ".join(downgrades),
             },
         )
@@ -1033,7 +1049,11 @@ def post_edit(
     if disclosure_changed and not as_author:
         post.review_state, post.review_note = ReviewState.MODERATOR_LABELLED, reason
         post.reviewed_by, post.reviewed_at = editor, now
-    elif disclosure_changed and post.review_state in REVIEW_VOIDED_BY_EDIT:
+    elif (
+        disclosure_changed
+        and post.review_state in REVIEW_VOIDED_BY_EDIT
+        and not relabelled  # only additions got here: the verdict stands
+    ):
         # Moderators vouched for the disclosure as it was, not as it is now.
         post.review_state, post.review_note = ReviewState.SELF_DECLARED, ""
         post.reviewed_by = post.reviewed_at = None
@@ -1055,6 +1075,13 @@ def post_edit(
                  [(post.pk, post.topic_id)])  # fmt: skip
     topics_refresh(topic_ids=[post.topic_id])
     return post
+
+
+def _relabelled(post: Post) -> bool:
+    """Whether moderators ever changed this post's disclosure themselves."""
+    return ModerationAction.objects.filter(
+        post=post, action=ModerationKind.LABEL_DISCLOSURE
+    ).exists()
 
 
 REVIEW_ACTIONS = {

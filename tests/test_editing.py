@@ -772,6 +772,14 @@ DOWNGRADES = {
         {"conflict_details": "Nothing much."},
         "rewritten conflict details",
     ),
+    "details rewritten as a party is added": (
+        {"parties": ["anthropic"]},
+        {
+            "conflict_parties": ["anthropic", "us-government"],
+            "conflict_details": "I once met an official.",
+        },
+        "rewritten conflict details",
+    ),
     "conflict removed": (
         {},
         {"conflict": "none", "conflict_parties": [], "conflict_details": ""},
@@ -851,8 +859,10 @@ UPGRADES = {
     "conflict details with a party added": (
         {"parties": ["anthropic"]},
         {"conflict_parties": ["anthropic", "us-government"],
-         "conflict_details": "I advise both, the agency too."},
+         "conflict_details": "I advise both on export rules. The agency too."},
     ),
+    "affiliation extended": ({}, {"affiliation": "University of Nowhere and Acme"}),
+    "payer extended": ({}, {"paid_by": "A think tank and its donors"}),
     "an affiliation where there was none": (
         None, {"affiliation": "University of Nowhere"}
     ),
@@ -952,7 +962,7 @@ def test_author_cannot_declare_less_on_a_moderator_labelled_post(
     response = author.post(edit_url(post), data)
 
     assert response.status_code == 409
-    assert held_message("labelled", "the payment removed") in summary_errors(response)
+    assert held_message("relabelled", "the payment removed") in summary_errors(response)
     assert typed_back(response) == as_sent(data)
     assert stored(post) == before
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertTemplateUsed
 
 from forum import services
-from forum.history import WORD_DIFF_MAX_TOKENS, text_diff
+from forum.history import LINE_DIFF_MAX_PAIRS, WORD_DIFF_MAX_TOKENS, text_diff
 from forum.models import (
     ModerationAction,
     ModerationKind,
@@ -1409,3 +1409,60 @@ def test_database_refuses_a_redaction_without_its_reason_or_moderator(topic, mod
     ):
         with pytest.raises(IntegrityError), transaction.atomic():
             first.update(**fields)
+
+
+@pytest.mark.django_db
+def test_a_relabelled_disclosure_stays_held_after_another_moderator_verifies_it(
+    topic, moderator
+):
+    """The author cannot undo the moderators' label once a verdict replaced its state."""
+    author, second = make_user(), make_user(is_staff=True)
+    post = make_post(topic=topic, author=author)
+    anthropic = topic.parties.get(slug="anthropic")
+    edit_post(
+        post, editor=moderator, reason="Their staff page.", affiliation="Anthropic",
+        conflict="declared", conflict_parties=[anthropic], conflict_details="Employee.",
+    )  # fmt: skip
+    review([post], "verified", second, "Confirmed with the employer.")
+
+    with pytest.raises(ValidationError) as excinfo:
+        edit_post(
+            post, affiliation="none", conflict="none", conflict_parties=[],
+            conflict_details="", reason="Not true.",
+        )  # fmt: skip
+
+    assert excinfo.value.code == "review_holds_disclosure"
+    # Adding to it is allowed, and the verdict stands.
+    edit_post(post, paid="yes", paid_by="Anthropic")
+    post.refresh_from_db()
+    assert (post.review_state, post.affiliation, post.conflict) == (
+        "verified", "Anthropic", "declared",
+    )  # fmt: skip
+
+
+def test_a_changed_block_of_too_many_lines_shows_whole():
+    """Lines are bounded like words: ~6,600 short lines drawn from 120 values took 1 s."""
+    lines = int(LINE_DIFF_MAX_PAIRS**0.5) + 1
+    old = "".join(f"{n % 120:02x}\n" for n in range(lines))
+    new = "".join(f"{(n * 7) % 120:02x}\n" for n in range(lines))
+
+    assert text_diff(old, new) == [("removed", old), ("added", new)]
+
+
+def test_taking_a_version_out_of_view_hides_its_reason_too(client, topic, moderator):
+    post = make_post(topic=topic, body=f"First. {DOXXING}")
+    edit_post(post, body=f"Second. {DOXXING}", reason=f"Added that {DOXXING}")
+    edit_post(post, editor=moderator, reason="Personal data removed.", body="Third.")
+    services.revisions_redact(
+        revisions=post.revisions.filter(number__in=[1, 2]), actor=moderator,
+        reason="Doxxing.",
+    )  # fmt: skip
+
+    history_html = page(client.get(f"/p/{post.pk}/history/"))
+    document = client.get(f"/p/{post.pk}/disclosure.json").json()
+
+    assert "1 Secret Lane" not in history_html
+    assert "1 Secret Lane" not in json.dumps(document)
+    assert [r["reason"] for r in document["revisions"]] == [
+        None, None, "Personal data removed.",
+    ]  # fmt: skip
