@@ -815,23 +815,37 @@ def _position_from(proposal: PositionProposal) -> Position:
 
 def post_snapshot(post: Post, **fields) -> PostRevision:
     """`post` as it stands now (its stances, tags and parties read), as an unsaved revision."""
+    return _version(
+        post, body=post.body, stances=post.stances.all(),
+        tags=[tag.name for tag in post.tags.all()],
+        conflict_parties=post.conflict_parties.all(),
+        disclosure={name: getattr(post, name) for name in DISCLOSURE_TEXT_FIELDS},
+        **fields,
+    )  # fmt: skip
+
+
+def _version(
+    post: Post, *, body: str, stances: Iterable[Stance], tags: Iterable[str],
+    conflict_parties: Iterable[Party], disclosure: dict, **fields,
+) -> PostRevision:  # fmt: skip
+    """An unsaved revision: stances and parties by name, as a reader saw them."""
     return PostRevision(
         post=post,
-        body=post.body,
+        body=body,
         stances=[
             {
                 "position": s.position.slug,
                 "claim": s.position.claim,
                 "polarity": s.polarity,
             }
-            for s in sorted(post.stances.all(), key=_stance_order)
+            for s in sorted(stances, key=_stance_order)
         ],
-        tags=sorted(tag.name for tag in post.tags.all()),
+        tags=sorted(tags),
         conflict_parties=[
             {"slug": party.slug, "name": party.name}
-            for party in sorted(post.conflict_parties.all(), key=lambda p: p.name)
+            for party in sorted(conflict_parties, key=lambda party: party.name)
         ],
-        **{name: getattr(post, name) for name in DISCLOSURE_TEXT_FIELDS},
+        **disclosure,
         **fields,
     )
 
@@ -987,18 +1001,9 @@ def post_edit(
     validate_keywords(names=tags)
 
     old = post_snapshot(post)
-    new = PostRevision(
-        post=post, body=body,
-        stances=[
-            {"position": s.position.slug, "claim": s.position.claim, "polarity": s.polarity}
-            for s in sorted(stances, key=_stance_order)
-        ],
-        tags=sorted(tags),
-        conflict_parties=[
-            {"slug": p.slug, "name": p.name}
-            for p in sorted(conflict_parties, key=lambda p: p.name)
-        ],
-        **disclosure,
+    new = _version(
+        post, body=body, stances=stances, tags=tags,
+        conflict_parties=conflict_parties, disclosure=disclosure,
     )  # fmt: skip
     if _content(old) == _content(new):
         raise ValidationError(
