@@ -100,7 +100,7 @@ def topic_detail(request, slug):
                "reply_fields": None}  # fmt: skip
     if request.user.is_authenticated and not topic.is_locked:
         # The form is shared by every reader with the same defaults (or none).
-        defaults = DisclosureDefaults.objects.current_for(request.user.pk)
+        defaults = services.user_defaults(request.user)
         context["reply_fields"] = fragment(
             ("reply-fields", version, defaults and defaults.pk),
             lambda: reply_fields(topic, defaults),
