@@ -5,6 +5,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
+from django.http import QueryDict
 from taggit.models import Tag
 from taggit.utils import edit_string_for_tags, parse_tags
 
@@ -19,7 +20,9 @@ from .models import (
     Post,
     Report,
     Stance,
+    Ties,
     Topic,
+    Written,
 )
 from .services import (
     DISCLOSURE_TEXT_FIELDS,
@@ -452,7 +455,13 @@ class DefaultsForm(forms.ModelForm):
 
 
 class ThreadFilterForm(forms.Form):
-    """Reader filters from the query string; unknown values get a 400 with a message."""
+    """Reader filters from the query string; unknown values get a 400 with a message.
+
+    Every view of a thread is a URL: stance, authorship class, ties and order
+    combine with each other and with the page number.
+    """
+
+    NOT_AI_GENERATED = "not_ai_generated"
 
     stance = forms.ModelChoiceField(
         queryset=Stance.objects.none(),
@@ -465,20 +474,116 @@ class ThreadFilterForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": "Choose a kind of authorship from the list."},
     )
+    written = forms.ChoiceField(
+        label="Who wrote them",
+        choices=[
+            ("", "Anyone"),
+            (Written.HUMAN, "Human-written only"),
+            (NOT_AI_GENERATED, "Hide AI-generated"),
+            (Written.AI_HELPED, "AI-polished or AI-assisted only"),
+            (Written.AI_GENERATED, "AI-generated only"),
+        ],
+        required=False,
+        error_messages={"invalid_choice": "Choose who wrote them from the list."},
+    )
+    ties = forms.ChoiceField(
+        label="Their authors' ties",
+        choices=[
+            ("", "Any"),
+            (Ties.NONE, "No declared interests only"),
+            (Ties.DECLARED, "Declared interest, no party named"),
+            (Ties.PARTY, "Tied to a party only"),
+        ],
+        required=False,
+        error_messages={"invalid_choice": "Choose a kind of tie from the list."},
+    )
+    order = forms.ChoiceField(
+        choices=[("", "Oldest first"), ("newest", "Newest first")],
+        required=False,
+        error_messages={"invalid_choice": "Order is “newest” or left out (oldest)."},
+    )
 
     def __init__(self, *args, topic: Topic, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stance"].queryset = Stance.objects.filter(position__topic=topic)
 
     def is_filtering(self) -> bool:
-        return self.is_valid() and any(self.cleaned_data.values())
+        """Does the view pick among replies (rather than show them all, in some order)?"""
+        return self.is_valid() and any(
+            value for name, value in self.cleaned_data.items() if name != "order"
+        )
+
+    def is_newest_first(self) -> bool:
+        return self.is_valid() and self.cleaned_data["order"] == "newest"
 
     def filter(self, posts):
-        if stance := self.cleaned_data.get("stance"):
-            posts = posts.with_stance(stance)
-        if authorship := self.cleaned_data.get("authorship"):
-            posts = posts.with_authorship(authorship)
+        data = self.cleaned_data
+        if data["stance"]:
+            posts = posts.with_stance(data["stance"])
+        if data["authorship"]:
+            posts = posts.with_authorship(data["authorship"])
+        if data["written"] == self.NOT_AI_GENERATED:
+            posts = posts.without_written(Written.AI_GENERATED)
+        elif data["written"]:
+            posts = posts.with_written(data["written"])
+        if data["ties"]:
+            posts = posts.with_ties(data["ties"])
         return posts
+
+    def active(self) -> list[tuple[str, str]]:
+        """(what it shows, the query without it) for each filter in use."""
+        if not self.is_valid():
+            return []
+        data, shown = self.cleaned_data, []
+        for name in ("stance", "authorship", "written", "ties", "order"):
+            if data[name]:
+                label = (
+                    data[name].name
+                    if name == "stance"
+                    else dict(self.fields[name].choices)[data[name]]
+                )
+                shown.append((label, self.query(**{name: None})))
+        return shown
+
+    QUICK = [
+        ("written", Written.HUMAN, "Human-written only"),
+        ("written", NOT_AI_GENERATED, "Hide AI-generated"),
+        ("ties", Ties.NONE, "No declared interests only"),
+        ("ties", Ties.PARTY, "Tied to a party only"),
+    ]
+
+    def toggles(self) -> list[tuple[str, str, bool]]:
+        """(label, query, on) for the one-click filters: a chip that is on turns off."""
+        return [
+            (label, self.query(**{name: None if on else value}), on)
+            for name, value, label in self.QUICK
+            for on in [self.data.get(name) == value]
+        ]
+
+    def orders(self) -> list[tuple[str, str, bool]]:
+        current = self.data.get("order", "")
+        return [
+            (label, self.query(order=value or None), current == value)
+            for value, label in self.fields["order"].choices
+        ]
+
+    def query(self, **changes: str | None) -> str:
+        """This view's query string with `changes` (None drops a parameter), from page 1."""
+        query, data = QueryDict(mutable=True), self.data
+        pairs = (
+            data.lists()
+            if hasattr(data, "lists")
+            else ((k, [v]) for k, v in data.items())
+        )
+        for name, values in pairs:
+            query.setlist(name, values)
+        query.pop("page", None)
+        for name, value in changes.items():
+            if value is None:
+                query.pop(name, None)
+            else:
+                query[name] = value
+        return f"?{query.urlencode()}"
 
 
 class SignupForm(UserCreationForm):

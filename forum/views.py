@@ -24,7 +24,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import history, limits, records, services
+from . import history, limits, records, services, stancemap
 from .caching import cacheable, cached_for_anonymous, canonical_path, fragment
 from .forms import (
     DefaultsForm,
@@ -68,7 +68,10 @@ def paginate(items, number: str | None, *, count: int | None = None):
 @require_safe
 @cached_for_anonymous(list_stamp)
 def topic_list(request):
-    topics = Topic.objects.for_list_page()
+    topics = list(Topic.objects.for_list_page())
+    maps = stancemap.for_topics(topics)
+    for topic in topics:
+        topic.stance_map = maps[topic.pk]
     return render(request, "forum/topic_list.html", {"topics": topics})
 
 
@@ -82,7 +85,7 @@ def thread_stamp(slug: str) -> tuple[str, datetime] | None:
     return None if found is None else (topic_version(*found), found[1])
 
 
-THREAD_PARAMS = frozenset({"page", "stance", "authorship"})
+THREAD_PARAMS = frozenset({"page", "stance", "authorship", "written", "ties", "order"})
 
 
 @require_safe
@@ -147,6 +150,8 @@ def thread_body(request, topic: Topic) -> tuple[str, int]:
     # Unfiltered, a thread keeps hidden replies in place as tombstones, so the
     # conversation reads on; a filter picks among what the reader may read.
     posts = topic.posts.in_thread_order()
+    if filters.is_newest_first():
+        posts = posts.newest_first()
     filtering = filters.is_filtering()
     if filtering:
         posts = filters.filter(posts.visible_to(request.user))
@@ -160,9 +165,22 @@ def thread_body(request, topic: Topic) -> tuple[str, int]:
     page.object_list = topic.posts.for_thread_page().in_order_of(page.object_list)
     history.attach_trails(page.object_list)
     context = {"topic": topic, "page": page, "filters": filters,
+               "positions": positions_section(topic),
                "jsonld": records.thread_jsonld(topic, page.object_list)}  # fmt: skip
     html = render_to_string("forum/_thread_body.html", context, request=request)
     return html, 200 if filters.is_valid() else 400
+
+
+def positions_section(topic: Topic) -> str:
+    """The positions with the stance map: one grouped query per topic version,
+    shared by every page and filter of the thread."""
+    return fragment(
+        ("positions", topic_version(topic.pk, topic.updated)),
+        lambda: render_to_string(
+            "forum/_positions.html",
+            {"topic": topic, "map": stancemap.for_topic(topic)},
+        ),
+    )
 
 
 @login_required

@@ -49,7 +49,7 @@ SIGNED_IN_QUERIES = 2
 # Thread page, signed in, on an empty cache: session, user, topic, its positions,
 # parties and conflict parties, post ids, posts, stances, tags, conflict parties,
 # the reader's defaults, the reply form's stances and parties.
-THREAD_QUERIES_COLD = 14
+THREAD_QUERIES_COLD = 15
 # Everything cached: session, user, topic, the reader's defaults.
 THREAD_QUERIES_WARM = 4
 # The thread body cached, the reply fields not: + the form's stances and parties.

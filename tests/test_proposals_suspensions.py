@@ -508,7 +508,7 @@ def test_approving_a_proposal_makes_a_position_replies_can_take(staff, user, top
     assert (action.proposal, action.topic) == (proposal, topic)
 
     panel = positions_panel(reader.get(topic.get_absolute_url()))
-    assert f"{CLAIM} Proposed by {user.username}" in panel
+    assert f"{CLAIM} 0 oppose 0 support Proposed by {user.username}" in panel
 
     mine = signed_in(user)
     assert f"{CLAIM} — Approved: {reason}" in shown_text(mine.get(propose_url(topic)))

@@ -17,20 +17,21 @@ from .factories import make_post, make_topic, make_user, stance
 # its positions (counts are stored) + parties + its conflict parties, the page's
 # post ids (so a deep page's OFFSET walks the index alone), those posts + their
 # stances + tags + conflict parties. The stored reply count spares counting rows.
-# A cache hit is the stamp alone (tests/test_cache.py).
-THREAD_QUERIES_ANONYMOUS = 10
+# + the stance map's one grouped count (shared by every page and filter of a
+# topic version). A cache hit is the stamp alone (tests/test_cache.py).
+THREAD_QUERIES_ANONYMOUS = 11
 # Signed in: no stamp; + session and user, + the reader's disclosure defaults
 # (they pre-fill the reply form), + the reply form's stances and parties.
-THREAD_QUERIES_SIGNED_IN = 14
+THREAD_QUERIES_SIGNED_IN = 15
 # Staff read hidden replies where others read tombstones: the stored counts
 # (published + hidden) page both, so staff cost what signed-in readers do.
-THREAD_QUERIES_STAFF = 14
+THREAD_QUERIES_STAFF = 15
 # A filter counts its matches and looks the stance slug up among the topic's.
 FILTER_QUERIES = 2
-# Anonymous: the cache stamp, topics + their positions. Signed in: session and
-# user instead of the stamp.
-LIST_QUERIES_ANONYMOUS = 3
-LIST_QUERIES_SIGNED_IN = 4
+# Anonymous: the cache stamp, topics + their positions, + one grouped count for
+# every topic's stance map. Signed in: session and user instead of the stamp.
+LIST_QUERIES_ANONYMOUS = 4
+LIST_QUERIES_SIGNED_IN = 5
 
 
 def add_replies(topic, count, authors):

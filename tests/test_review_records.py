@@ -49,9 +49,9 @@ REVIEW_KINDS = {
     "corrected": ModerationKind.CORRECT_DISCLOSURE,
     "self_declared": ModerationKind.CLEAR_REVIEW,
 }
-# Anonymous, cache miss: the thread's 10 (tests/test_queries.py) and one for
+# Anonymous, cache miss: the thread's 11 (tests/test_queries.py) and one for
 # the stance trails of the edited posts shown, however many revisions they have.
-THREAD_QUERIES_EDITED = 11
+THREAD_QUERIES_EDITED = 12
 # The post with its topic and author, its stances and their positions, tags,
 # conflict parties and the topic's parties; then how many versions it has, and
 # the page of them shown, with their editors.

@@ -98,14 +98,20 @@ def test_topic_list_shows_published_reply_count_and_counts_per_position(client, 
     ).group(0)
     assert '<span class="reply-count">2 replies</span>' in card
     rows = [
-        re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)
+        [
+            squash(re.sub(r"<[^>]+>", "", cell))
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
         for row in re.findall(r"<tr>.*?</tr>", card, re.S)
     ]
     assert rows == [
-        ["Position", "Support", "Oppose"],
-        ["The ban endangers defenders", "2", "0"],
-        ["The ban is justified", "0", "1"],
+        ["Position", "Oppose", "Bar", "Support"],
+        ["The ban endangers defenders", "0", "", "2"],
+        ["The ban is justified", "1", "", "0"],
     ]
+    # The compact stance map: each side's bar, split by who wrote the replies.
+    assert 'class="seg seg-human w100"' in card  # 2 of 2: the widest side
+    assert 'class="seg seg-human w50"' in card
 
 
 def test_topic_list_puts_pinned_topics_first(client, db):
@@ -168,13 +174,18 @@ def test_thread_positions_panel_shows_claim_quote_and_published_counts(client, t
     panel = re.search(
         r'<section class="positions".*?</section>', page(response), re.S
     ).group(0)
-    assert squash(panel) == (
-        "Positions in this debate "
-        "The ban endangers defenders 2 support 0 oppose "
-        "The ban is justified “The government says the models are a risk.” 1 supports 0 oppose "
-        "Propose another position"
-    )
-    assert f'href="?stance={NOT_JUSTIFIED}"' in panel
+    counts = [
+        squash(re.sub(r"<[^>]+>", "", claim + " " + counts))
+        for claim, counts in re.findall(
+            r'<h3 class="claim">(.*?)</h3>\s*<p class="counts">(.*?)</p>', panel, re.S
+        )
+    ]
+    assert counts == [
+        "The ban endangers defenders 0 oppose 2 support",
+        "The ban is justified 0 oppose 1 supports",
+    ]
+    assert "“The government says the models are a risk.”" in panel
+    assert f'href="/t/{topic.slug}/?stance={NOT_JUSTIFIED}"' in panel
 
 
 def test_thread_shows_replies_oldest_first_with_author_permalink_stances_tags_and_parent(
@@ -378,7 +389,17 @@ def test_filtered_thread_page_links_keep_the_filters(client, topic, mixed_thread
         f'<a rel="next" href="?stance={ENDANGERS}&amp;authorship=ai_generated&amp;page=2">Later →</a>',
         html=True,
     )
-    assertContains(response, f'<option value="{ENDANGERS}" selected>', html=False)
+    # The chip of the stance in use is marked and takes it away, keeping the rest.
+    assertContains(
+        response,
+        '<a class="chip supports on" aria-current="true" href="?authorship=ai_generated">',
+        html=False,
+    )
+    assertContains(
+        response,
+        f'<a class="chip" href="?stance={ENDANGERS}&amp;authorship=ai_generated&amp;written=human">',
+        html=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -458,7 +479,7 @@ def test_hidden_post_leaves_a_tombstone_and_the_counts(
     assertContains(thread, "2 replies, and 1 hidden by moderators")
     assertContains(
         thread,
-        f'<a class="count opposes" href="?stance={NOT_JUSTIFIED}">0 oppose</a>',
+        f'<a class="count opposes" href="/t/{topic.slug}/?stance={NOT_JUSTIFIED}">0 oppose</a>',
         html=True,
     )
     assertContains(

@@ -10,6 +10,8 @@ from .disclosure import (
     DisclosureFields,
     Paid,
     ReviewState,
+    Ties,
+    Written,
     not_blank,
 )
 from .moderation import (
@@ -44,5 +46,5 @@ __all__ = [
     "Polarity", "Position", "PositionProposal", "Post", "PostKeyword", "PostQuerySet",
     "PostRevision", "PostStance", "PostStatus", "ProposalStatus", "Report", "ReportQuerySet",
     "ReportReason", "ReportStatus", "ReportedPost", "ReviewState", "Stance", "Suspension",
-    "SuspensionQuerySet", "Topic", "TopicQuerySet", "not_blank",
+    "SuspensionQuerySet", "Ties", "Topic", "TopicQuerySet", "Written", "not_blank",
 ]  # fmt: skip

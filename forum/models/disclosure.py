@@ -67,6 +67,46 @@ AUTHORSHIP_RANK = {
 }
 
 
+class Written(models.TextChoices):
+    """Authorship in the three classes the stance map and the filters split by."""
+
+    HUMAN = "human", "Human-written"
+    AI_HELPED = "ai_helped", "AI-polished or AI-assisted"
+    AI_GENERATED = "ai_generated", "AI-generated"
+
+    @classmethod
+    def of(cls, authorship: str) -> "Written":
+        if authorship == Authorship.HUMAN:
+            return cls.HUMAN
+        return (
+            cls.AI_GENERATED if authorship == Authorship.AI_GENERATED else cls.AI_HELPED
+        )
+
+    @classmethod
+    def authorships(cls, written: str) -> list[str]:
+        return [value for value in Authorship.values if cls.of(value) == written]
+
+
+class Ties(models.TextChoices):
+    """What an author declared about their interest, in three classes.
+
+    A party tie is a declared conflict naming one of the debate's parties; any
+    other conflict, or being paid (or expecting to be), is a declared interest.
+    """
+
+    NONE = "none", "No declared interest"
+    DECLARED = "declared", "Declared interest"
+    PARTY = "party", "Tied to a party"
+
+    @classmethod
+    def of(cls, *, paid: str, conflict: str, has_party: bool) -> "Ties":
+        if has_party:
+            return cls.PARTY
+        if paid == Paid.NO and conflict == Conflict.NONE:
+            return cls.NONE
+        return cls.DECLARED
+
+
 class DisclosureFields(models.Model):
     """A disclosure's own answers and the rules among them, without the party links.
 

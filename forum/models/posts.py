@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
@@ -14,9 +14,13 @@ from ..markup import render_markdown
 from .disclosure import (
     BODY_MAX_LENGTH,
     REASON_MAX_LENGTH,
+    Conflict,
     Disclosure,
     DisclosureFields,
+    Paid,
     ReviewState,
+    Ties,
+    Written,
     not_blank,
 )
 from .topics import Party, Stance, Topic
@@ -77,6 +81,50 @@ class PostQuerySet(models.QuerySet):
 
     def with_authorship(self, authorship: str):
         return self.filter(authorship=authorship)
+
+    def with_written(self, written: str):
+        """Replies in one authorship class (`Written`)."""
+        return self.filter(authorship__in=Written.authorships(written))
+
+    def without_written(self, written: str):
+        return self.exclude(authorship__in=Written.authorships(written))
+
+    def with_party_flag(self):
+        """Each reply flagged `has_party`: does a declared conflict name a party?"""
+        links = Post.conflict_parties.through.objects.filter(post=OuterRef("pk"))
+        return self.annotate(has_party=Exists(links))
+
+    def with_ties(self, ties: str):
+        """Replies in one interest class (`Ties`)."""
+        if ties == Ties.PARTY:
+            return self.with_party_flag().filter(has_party=True)
+        undeclared = Q(paid=Paid.NO, conflict=Conflict.NONE)
+        if ties == Ties.NONE:
+            return self.filter(undeclared)
+        return self.with_party_flag().filter(~undeclared, has_party=False)
+
+    def stance_breakdown(self) -> list[dict]:
+        """Published replies counted per stance, authorship class and interest class.
+
+        One grouped query whatever the number of replies: each row names a stance
+        (its topic, position and polarity) and a mix of disclosure answers with
+        its count, which `forum.stancemap` folds into the classes.
+        """
+        return list(
+            self.published()
+            .with_party_flag()
+            .values(
+                "topic_id", "authorship", "paid", "conflict", "has_party",
+                position_id=F("stance_links__tag__position_id"),
+                polarity=F("stance_links__tag__polarity"),
+            )
+            .filter(position_id__isnull=False)
+            .annotate(count=Count("pk"))
+            .order_by()
+        )  # fmt: skip
+
+    def newest_first(self):
+        return self.order_by("-created", "-id")
 
     def in_thread_order(self):
         return self.order_by("created", "id")

@@ -1,0 +1,174 @@
+"""The stance map: where a debate's replies stand, split by who wrote them and their ties.
+
+For each position a diverging bar, opposition to the left and support to the
+right, in two bands: one split by authorship class (`Written`), one by interest
+class (`Ties`). Every segment links to the thread filtered to its replies. The
+counts come from one grouped query for any number of topics and replies
+(`PostQuerySet.stance_breakdown`); widths are whole percents so the page can draw
+them with classes of its stylesheet (the CSP allows no inline style).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.utils.http import urlencode
+
+from .models import Polarity, Position, Post, Stance, Ties, Topic, Written
+
+# Which bands a bar has, each with the query parameter its segments filter on.
+BANDS = (("written", Written), ("ties", Ties))
+
+
+@dataclass
+class Segment:
+    band: str
+    key: str
+    label: str
+    count: int
+    href: str
+    width: int = 0
+
+    @property
+    def description(self) -> str:
+        """The segment in words, for screen readers and tooltips."""
+        replies = "reply" if self.count == 1 else "replies"
+        if self.band == "written":
+            return f"{self.count} {self.label.lower()} {replies}"
+        return f"{self.count} {replies}: {self.label.lower()}"
+
+
+@dataclass
+class Side:
+    polarity: str
+    slug: str
+    href: str
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    total: int = 0
+    bands: dict[str, list[Segment]] = field(default_factory=dict)
+
+    @property
+    def verb(self) -> str:
+        return "support" if self.polarity == Polarity.SUPPORTS else "oppose"
+
+    @property
+    def segments(self) -> list[Segment]:
+        """Every band's segments in turn: one row of the table."""
+        return [segment for band, _ in BANDS for segment in self.bands[band]]
+
+
+@dataclass
+class Row:
+    position: Position
+    opposes: Side
+    supports: Side
+
+    @property
+    def sides(self) -> tuple[Side, Side]:
+        return self.opposes, self.supports
+
+    @property
+    def bands(self) -> list[tuple[str, list[tuple[Side, list[Segment]]]]]:
+        """(band, [(side, its segments)]): the bar, one band at a time."""
+        return [(band, [(s, s.bands[band]) for s in self.sides]) for band, _ in BANDS]
+
+
+@dataclass
+class StanceMap:
+    topic: Topic
+    rows: list[Row]
+
+    @property
+    def total(self) -> int:
+        return sum(side.total for row in self.rows for side in row.sides)
+
+    @property
+    def bands(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(band, [(key, label)]): the legend and the table's columns."""
+        return [(band, choices.choices) for band, choices in BANDS]
+
+
+def for_topics(topics: list[Topic]) -> dict[int, StanceMap]:
+    """Each topic's stance map, by topic id: one query for all of them.
+
+    The topics' positions must be loaded (prefetched) already.
+    """
+    counts: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(
+        lambda: {band: defaultdict(int) for band, _ in BANDS}
+    )
+    rows = Post.objects.filter(topic__in=topics).stance_breakdown()
+    for row in rows:
+        side = counts[row["position_id"], row["polarity"]]
+        side["written"][Written.of(row["authorship"])] += row["count"]
+        ties = Ties.of(
+            paid=row["paid"], conflict=row["conflict"], has_party=row["has_party"]
+        )
+        side["ties"][ties] += row["count"]
+    return {topic.pk: _build(topic, counts) for topic in topics}
+
+
+def for_topic(topic: Topic) -> StanceMap:
+    return for_topics([topic])[topic.pk]
+
+
+def _build(topic: Topic, counts) -> StanceMap:
+    url = topic.get_absolute_url()
+    rows = []
+    for position in topic.positions.all():
+        sides = {}
+        for polarity in (Polarity.OPPOSES, Polarity.SUPPORTS):
+            slug = Stance.slug_for(position, polarity)
+            side = Side(polarity, slug, f"{url}?{urlencode({'stance': slug})}")
+            side.counts = counts.get((position.pk, polarity)) or {}
+            side.total = sum(side.counts.get("written", {}).values())
+            sides[polarity] = side
+        rows.append(Row(position, sides[Polarity.OPPOSES], sides[Polarity.SUPPORTS]))
+    # One scale for the whole map, so bars compare across positions.
+    scale = max((side.total for row in rows for side in row.sides), default=0)
+    for row in rows:
+        for side in row.sides:
+            for band, choices in BANDS:
+                side.bands[band] = _segments(url, side, band, choices, scale)
+    return StanceMap(topic, rows)
+
+
+def _segments(url: str, side: Side, band: str, choices, scale: int) -> list[Segment]:
+    segments = [
+        Segment(
+            band,
+            key,
+            label,
+            side.counts.get(band, {}).get(key, 0),
+            f"{url}?{urlencode({'stance': side.slug, band: key})}",
+        )  # fmt: skip
+        for key, label in choices.choices
+    ]
+    for segment, width in zip(
+        segments, widths([s.count for s in segments], scale), strict=True
+    ):
+        segment.width = width
+    return segments
+
+
+def widths(counts: list[int], scale: int) -> list[int]:
+    """Whole percents of `scale` for `counts`, summing to their rounded total.
+
+    Largest remainders get the leftover points, and a non-empty segment is never
+    drawn at 0: a single reply must show.
+    """
+    if not scale:
+        return [0] * len(counts)
+    exact = [count * 100 / scale for count in counts]
+    result = [
+        max(int(value), 1 if count else 0)
+        for value, count in zip(exact, counts, strict=True)
+    ]
+    target = round(sum(counts) * 100 / scale)
+    by_remainder = sorted(
+        range(len(counts)), key=lambda i: exact[i] - int(exact[i]), reverse=True
+    )
+    for i in by_remainder:
+        if sum(result) >= target:
+            break
+        if counts[i]:
+            result[i] += 1
+    return result
