@@ -30,6 +30,7 @@ from .services import (
     validate_disclosure,
     validate_keywords,
     validate_parent,
+    validate_passage,
     validate_proposal,
     validate_report,
     validate_stances,
@@ -169,6 +170,10 @@ class PostForm(DisclosureForm):
     parent = forms.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
     )
+    # Set by "Quote" on a paragraph of the article: the reply answers that passage.
+    passage = forms.IntegerField(
+        required=False, min_value=1, max_value=32767, widget=forms.HiddenInput
+    )
 
     class Meta(DisclosureForm.Meta):
         model = Post
@@ -196,6 +201,16 @@ class PostForm(DisclosureForm):
             # model_to_dict gave Tag objects; the field edits them as text.
             self.initial["tags"] = edit_string_for_tags(self.instance.tags.all())
 
+    @classmethod
+    def as_typed(cls, data, topic: Topic) -> dict:
+        """What was typed into the form, as initial values: a preview shows it
+        back without judging it (no errors until the reader posts)."""
+        form = cls(data, topic=topic)
+        return {
+            name: field.widget.value_from_datadict(data, {}, form.add_prefix(name))
+            for name, field in form.fields.items()
+        }
+
     def clean_tags(self) -> list[str]:
         return keywords_as_spelled(parse_tags(self.cleaned_data["tags"]))
 
@@ -214,6 +229,8 @@ class PostForm(DisclosureForm):
             check(self, validate_stances, topic=self.topic, stances=cleaned["stances"])
         if "tags" in cleaned:
             check(self, validate_keywords, names=cleaned["tags"])
+        if cleaned.get("passage"):
+            check(self, validate_passage, topic=self.topic, passage=cleaned["passage"])
         if cleaned.get("parent"):
             check(
                 self,
@@ -346,6 +363,7 @@ class PostEditForm(PostForm):
         "when you remove something from your disclosure.",
     )
     parent = None
+    passage = None
 
     def __init__(self, *args, editor, **kwargs):
         super().__init__(*args, **kwargs)

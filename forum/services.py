@@ -217,6 +217,17 @@ def validate_parent(
     raise ValidationError({"parent": ValidationError(message, code=code)})
 
 
+def validate_passage(*, topic: Topic, passage: int | None) -> None:
+    """A reply answers a paragraph its topic's article has."""
+    if passage is not None and topic.passage(passage) is None:
+        raise ValidationError(
+            {"passage": ValidationError(
+                "The article has no paragraph %(number)d to answer.",
+                code="passage_missing", params={"number": passage},
+            )}
+        )  # fmt: skip
+
+
 def validate_keywords(*, names: Sequence[str]) -> None:
     if len(names) > KEYWORDS_MAX:
         raise ValidationError(
@@ -281,6 +292,7 @@ def post_create(
     stances: Iterable[Stance],
     tags: Sequence[str] = (),
     parent: Post | None = None,
+    passage: int | None = None,
     authorship: str,
     ai_model: str = "",
     ai_maker: str = "",
@@ -311,6 +323,7 @@ def post_create(
     validate_disclosure(topic=topic, conflict_parties=conflict_parties, **disclosure)
     validate_stances(topic=topic, stances=stances)
     validate_parent(topic=topic, parent=parent)
+    validate_passage(topic=topic, passage=passage)
     validate_keywords(names=tags)
     now = timezone.now()
     # Under the topic's lock a double-submitted form sees its twin committed.
@@ -323,8 +336,8 @@ def post_create(
     if admit is not None:
         admit()
     post = Post(
-        topic=topic, author=author, parent=parent, body=body, attested_at=now,
-        created=now, **disclosure,
+        topic=topic, author=author, parent=parent, passage=passage, body=body,
+        attested_at=now, created=now, **disclosure,
     )  # fmt: skip
     # The validators above just ran, and the database checks the same named
     # constraints on insert: re-running them as queries here would only hold

@@ -217,6 +217,8 @@ STANDPOINT_RATE_LIMITS = {
     "edit": os.environ.get("RATE_LIMIT_EDIT", "20/h"),
     # Saves of one's disclosure defaults: each keeps a public version.
     "defaults": os.environ.get("RATE_LIMIT_DEFAULTS", "10/h"),
+    # Markdown previews of a reply being written: cheap, but not free.
+    "preview": os.environ.get("RATE_LIMIT_PREVIEW", "60/10m"),
     "report": os.environ.get("RATE_LIMIT_REPORT", "20/d"),
     "propose": os.environ.get("RATE_LIMIT_PROPOSE", "5/d"),
     "signup": os.environ.get("RATE_LIMIT_SIGNUP", "5/h"),

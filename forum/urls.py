@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.topic_list, name="topic-list"),
     path("t/<slug:slug>/", views.topic_detail, name="topic-detail"),
     path("t/<slug:slug>/reply/", views.post_create, name="post-create"),
+    path("t/<slug:slug>/reply/preview/", views.reply_preview, name="reply-preview"),
     path(
         "t/<slug:slug>/positions/propose/",
         views.position_propose,

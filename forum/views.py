@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import history, limits, records, services, stancemap
 from .caching import cacheable, cached_for_anonymous, canonical_path, fragment
@@ -38,8 +38,9 @@ from .forms import (
     ThreadFilterForm,
 )
 from .http import service_unavailable, too_many_requests
+from .markup import quote_markdown, render_markdown
 from .middleware import is_database_busy
-from .models import DisclosureDefaults, ModerationAction, Post, PostStatus, Topic
+from .models import BODY_MAX_LENGTH, DisclosureDefaults, ModerationAction, Post, PostStatus, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ def reply_fields(topic: Topic, defaults: DisclosureDefaults | None) -> str:
     """The reply form's fields, pre-filled from one version of someone's defaults."""
     initial = services.defaults_initial(defaults, topic)
     form = PostForm(topic=topic, initial=initial)
-    return render_to_string("forum/_reply_fields.html", {"form": form})
+    return render_to_string(
+        "forum/_reply_fields.html", {"form": form, "topic": topic}
+    )
 
 
 EDIT_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")
@@ -187,19 +190,19 @@ def positions_section(topic: Topic) -> str:
 @require_http_methods(["GET", "POST"])
 def post_create(request, slug):
     topic = get_object_or_404(Topic, slug=slug)
-    parent = request.GET.get("parent", "")
-    initial = {"parent": parent} if parent.isascii() and parent.isdigit() else {}
-    if not request.POST:
-        initial |= services.defaults_initial(
-            services.user_defaults(request.user), topic
-        )
-    form = PostForm(request.POST or None, topic=topic, initial=initial)
+    preview = "preview" in request.POST
+    if preview:  # Without JavaScript: the form comes back as typed, with its preview.
+        form = PostForm(topic=topic, initial=PostForm.as_typed(request.POST, topic))
+    else:
+        initial = {} if request.POST else reply_initial(request, topic)
+        form = PostForm(request.POST or None, topic=topic, initial=initial)
     suspension = services.user_suspension(request.user)
-    context = {"topic": topic, "form": form, "suspension": suspension}
+    context = {"topic": topic, "form": form, "suspension": suspension,
+               "preview": preview and render_markdown(request.POST.get("body", ""))}  # fmt: skip
     # A suspended author's text comes back untouched; the service checks again.
     if form.is_bound and not suspension and form.is_valid():
         try:
-            return redirect(publish(request, topic, form))
+            post = publish(request, topic, form)
         except limits.Limited as exc:
             return too_many_requests(
                 request, retry_after=exc.retry_after,
@@ -210,12 +213,66 @@ def post_create(request, slug):
                 messages.warning(request, exc.messages[0])
                 return redirect("post-detail", pk=exc.params["post"])
             form.add_error(None, exc)
+        else:
+            # Also tells the page's script that the browser's draft is posted.
+            messages.success(request, POSTED, extra_tags="posted")
+            return redirect(post)
     context["locked"] = topic.is_locked or form.has_error(
         NON_FIELD_ERRORS, "topic_locked"
     )
     context["parent_post"] = replying_to(topic, form)
     status = 403 if context["locked"] or suspension else refusal_status(form)
     return render(request, "forum/post_form.html", context, status=status)
+
+
+POSTED = "Your reply is posted."
+
+
+def is_id(text: str, digits: int = 18) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= digits
+
+
+def reply_initial(request, topic: Topic) -> dict:
+    """A new reply's form: the reader's defaults, and what its link asked for.
+
+    `?parent=<post>` answers a post; `?quote=<post>` also quotes it, and
+    `?passage=<n>` quotes paragraph n of the article and answers it.
+    """
+    initial = services.defaults_initial(services.user_defaults(request.user), topic)
+    parent, quote = request.GET.get("parent", ""), request.GET.get("quote", "")
+    passage = request.GET.get("passage", "")
+    if is_id(parent):
+        initial["parent"] = parent
+    if is_id(quote) and (post := topic.posts.published().filter(pk=quote).first()):
+        initial["parent"] = post.pk
+        initial["body"] = quote_markdown(
+            post.body, source=f"#{post.pk} by {post.author.get_username()}",
+            url=post.get_absolute_url(),
+        )  # fmt: skip
+    elif is_id(passage, 5) and (block := topic.passage(int(passage))):
+        initial["passage"] = block.number
+        initial["body"] = quote_markdown(
+            block.source, source=f"the article, paragraph {block.number}",
+            url=f"{topic.get_absolute_url()}#passage-{block.number}",
+        )  # fmt: skip
+    return initial
+
+
+@login_required
+@require_POST
+def reply_preview(request, slug):
+    """The reply's body as the thread would show it, for the form's Preview button.
+
+    The same renderer and sanitiser as a posted reply; nothing is stored.
+    """
+    topic = get_object_or_404(Topic, slug=slug)
+    try:
+        limits.take("preview", request.user.pk)
+    except limits.Limited as exc:
+        return too_many_requests(request, retry_after=exc.retry_after)
+    body = request.POST.get("body", "")
+    return render(request, "forum/_preview.html", {"topic": topic,
+                  "preview": render_markdown(body[:BODY_MAX_LENGTH])})  # fmt: skip
 
 
 def replying_to(topic: Topic, form: PostForm) -> Post | None:
@@ -247,7 +304,8 @@ def publish(request, topic: Topic, form: PostForm) -> Post:
 
         return services.post_create(
             topic=topic, author=author, body=data["body"], stances=data["stances"],
-            tags=data["tags"], parent=data["parent"], attested=data["attest"],
+            tags=data["tags"], parent=data["parent"], passage=data["passage"],
+            attested=data["attest"],
             admit=admit, **form.disclosure(),
         )  # fmt: skip
 

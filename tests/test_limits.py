@@ -191,7 +191,7 @@ def test_same_body_twice_is_refused_as_a_duplicate_pointing_at_the_first(
     settings, poster, user, topic
 ):
     set_rate(settings, "post", "off")
-    poster.post(reply_url(topic), reply_data(body="Said once."))
+    poster.post(reply_url(topic), reply_data(body="Said once."), follow=True)
     first = Post.objects.get(author=user)
 
     response = poster.post(

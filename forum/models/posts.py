@@ -182,6 +182,14 @@ class Post(Disclosure):
     )
     created = models.DateTimeField(default=timezone.now)
     edited = models.DateTimeField(null=True, blank=True)
+    # The article paragraph a reply quotes and answers (Topic.passages' number).
+    passage = models.PositiveSmallIntegerField(
+        "answers passage",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The paragraph of the article this reply quotes and answers.",
+    )
     # Set for good once an edit declared less than before (PostRevision.downgrade).
     amended = models.BooleanField(
         "disclosure amended",
@@ -293,6 +301,11 @@ class Post(Disclosure):
 
     def get_absolute_url(self):
         return reverse("post-detail", kwargs={"pk": self.pk})
+
+    @property
+    def answered_passage(self):
+        """The article paragraph this reply answers, if it still exists."""
+        return self.topic.passage(self.passage) if self.passage else None
 
     @property
     def disclosure_topic(self) -> Topic:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from taggit.models import TagBase
 
-from ..markup import render_markdown
+from ..markup import Block, article_blocks, render_markdown
 from .disclosure import Disclosure
 
 
@@ -97,6 +97,16 @@ class Topic(Disclosure):
         """What the thread page reads of a topic besides its own row."""
         positions = Position.objects.select_related("proposed_by")
         return (models.Prefetch("positions", positions), "parties", "conflict_parties")
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        """The article in top-level blocks, its paragraphs numbered as passages."""
+        return article_blocks(self.body)
+
+    def passage(self, number: int) -> Block | None:
+        """Paragraph `number` (from 1) of the article, or None."""
+        found = [block for block in self.blocks if block.number == number]
+        return found[0] if found else None
 
     @property
     def disclosure_topic(self) -> "Topic":
