@@ -22,7 +22,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import (
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from . import history, limits, records, services, stancemap
 from .caching import cacheable, cached_for_anonymous, canonical_path, fragment
@@ -40,7 +44,14 @@ from .forms import (
 from .http import service_unavailable, too_many_requests
 from .markup import quote_markdown, render_markdown
 from .middleware import is_database_busy
-from .models import BODY_MAX_LENGTH, DisclosureDefaults, ModerationAction, Post, PostStatus, Topic
+from .models import (
+    BODY_MAX_LENGTH,
+    DisclosureDefaults,
+    ModerationAction,
+    Post,
+    PostStatus,
+    Topic,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +127,7 @@ def reply_fields(topic: Topic, defaults: DisclosureDefaults | None) -> str:
     """The reply form's fields, pre-filled from one version of someone's defaults."""
     initial = services.defaults_initial(defaults, topic)
     form = PostForm(topic=topic, initial=initial)
-    return render_to_string(
-        "forum/_reply_fields.html", {"form": form, "topic": topic}
-    )
+    return render_to_string("forum/_reply_fields.html", {"form": form, "topic": topic})
 
 
 EDIT_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")

@@ -144,9 +144,12 @@ def test_thread_shows_article_disclosure_strip_before_article_body(client, db):
     assert response.status_code == 200
     text = page(response)
     article_body = text.index('<div class="article-body">')
-    assert text.index(
-        '<div class="passage" id="passage-1"><p>The <strong>article</strong> itself.</p>'
-    ) > article_body
+    assert (
+        text.index(
+            '<div class="passage" id="passage-1"><p>The <strong>article</strong> itself.</p>'
+        )
+        > article_body
+    )
     assert text.index('class="article-disclosure"') < article_body
     assert disclosure_strips(text)[0] == (
         "Disclosure: AI-generated with Claude (Anthropic) — Anthropic is a party to "
