@@ -79,6 +79,8 @@ class DisclosureForm(forms.ModelForm):
 
     attest = forms.BooleanField(
         label="This disclosure is complete and accurate.",
+        help_text="You answer for it. Moderators may verify it or mark it disputed, "
+        "in public.",
         error_messages={
             "required": "Confirm that your disclosure is complete and accurate."
         },
@@ -92,7 +94,10 @@ class DisclosureForm(forms.ModelForm):
             "conflict_parties": forms.CheckboxSelectMultiple,
             "conflict_details": forms.Textarea(attrs={"rows": 2}),
         }
-        labels = {"authorship": "How it was written"}
+        labels = {
+            "authorship": "How it was written",
+            "conflict_parties": "Parties of this debate you are tied to",
+        }
         help_texts = {
             "authorship": "AI-polished: it only corrected language or translated. "
             "AI-assisted: it drafted or suggested parts, and you edited it all. "
@@ -100,8 +105,13 @@ class DisclosureForm(forms.ModelForm):
             "ai_model": "Which AI model, e.g. “Claude” or “GPT-4o”.",
             "ai_maker": "Who made that model, e.g. “Anthropic” or “OpenAI”.",
             "affiliation": "Your relevant employer or organisation, or “none”.",
-            "paid_by": "Who pays you, or will, to post on this.",
-            "conflict_parties": "The parties of this debate your conflict involves.",
+            "paid": "Is anyone paying you, or going to pay you, for writing this?",
+            "paid_by": "Who pays you, or will, to post on this. If it is a party of "
+            "this debate, tick it under your conflict too.",
+            "conflict": "A tie readers should weigh: your job, money, family or a "
+            "stake in how this turns out.",
+            "conflict_parties": "Tick each party of this debate your tie involves: "
+            "the stance map counts your reply as tied to a party.",
             "conflict_details": "Your tie to them, in a sentence or two.",
         }
         error_messages = {
@@ -185,7 +195,8 @@ class PostForm(DisclosureForm):
         labels = {**DisclosureForm.Meta.labels, "body": "Your reply"}
         help_texts = {
             **DisclosureForm.Meta.help_texts,
-            "body": "Markdown: **bold**, *italic*, [links](https://example.org), > quotes.",
+            "body": "Markdown: **bold**, *italic*, [links](https://example.org), > "
+            "quotes. Preview shows it as readers will see it.",
         }
         error_messages = {
             **DisclosureForm.Meta.error_messages,
