@@ -366,9 +366,10 @@ def test_refused_defaults_show_the_error_by_its_field_keep_the_text_and_store_no
 
     assert response.status_code == 200
     assert field_errors(response, field) == [message]
-    assert summary_errors(response) == (
-        "Please fix 1 problem below; everything you typed is still here."
+    assert summary_errors(response).startswith(
+        "Please fix 1 problem below; everything you typed is still here. "
     )
+    assert message in summary_errors(response)  # linked to its field
     assert defaults_form(response) == as_typed(data)
     assert stored_defaults(user) == before
 
