@@ -252,7 +252,8 @@ def reply_initial(request, topic: Topic) -> dict:
     passage = request.GET.get("passage", "")
     if is_id(parent):
         initial["parent"] = parent
-    if is_id(quote) and (post := topic.posts.published().filter(pk=quote).first()):
+    posts = topic.posts.published().select_related("author")
+    if is_id(quote) and (post := posts.filter(pk=quote).first()):
         initial["parent"] = post.pk
         initial["body"] = quote_markdown(
             post.body, source=f"#{post.pk} by {post.author.get_username()}",
