@@ -118,6 +118,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PAGES = [
+    ("home", "/", None),
+    ("thread", f"/t/{SLUG}/", None),
+    ("stance-map", f"/t/{SLUG}/", "#positions-title"),
+    ("filtered", f"/t/{SLUG}/?stance=supports-ban-endangers-defenders&written=human",
+     "#replies-title"),
+    ("moderation-log", "/moderation/", None),
+    ("profile", "/u/ada/", None),
+    ("history", "/p/1/history/", None),
+]  # fmt: skip
+
+
+def photograph(page, base: str, name: str) -> None:
+    """Open the page called `name`, scrolled to the part it shows."""
+    _, url, scroll_to = next(entry for entry in PAGES if entry[0] == name)
+    page.goto(base + url)
+    if scroll_to:
+        page.evaluate("sel => document.querySelector(sel).scrollIntoView()", scroll_to)
+
+
+def reply_with_errors(page, base: str) -> None:
+    """Sign in as ben and send a reply with most of its disclosure missing."""
+    page.goto(f"{base}/accounts/login/?next=/t/{SLUG}/reply/")
+    page.get_by_label("Username").fill("ben")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/t/{SLUG}/reply/")
+    page.get_by_label("Your reply").fill("The *letter* is right.")
+    page.get_by_label("AI-assisted").check()
+    page.get_by_role("button", name="Post reply").click()
+    page.wait_for_selector("#form-errors")
+
+
 def shoot(base: str, out: Path, dark: bool) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
@@ -133,45 +166,15 @@ def shoot(base: str, out: Path, dark: bool) -> list[Path]:
             context = browser.new_context(
                 viewport={"width": width, "height": height},
                 color_scheme="dark" if dark else "light",
-                device_scale_factor=1,
             )
             page = context.new_page()
-
-            def snap(name: str, url: str, *, scroll_to: str | None = None) -> None:
-                page.goto(base + url)
-                if scroll_to:
-                    page.locator(scroll_to).first.scroll_into_view_if_needed()
-                    page.evaluate(
-                        "sel => document.querySelector(sel).scrollIntoView()", scroll_to
-                    )
-                path = out / f"{name}-{label}{suffix}.png"
-                page.screenshot(path=str(path))
-                made.append(path)
-
-            snap("home", "/")
-            snap("thread", f"/t/{SLUG}/")
-            snap("stance-map", f"/t/{SLUG}/", scroll_to="#positions-title")
-            snap(
-                "filtered",
-                f"/t/{SLUG}/?stance=supports-ban-endangers-defenders&written=human",
-                scroll_to="#replies-title",
-            )
-            snap("moderation-log", "/moderation/")
-            snap("profile", "/u/ada/")
-            page.goto(base + "/p/1/")
-            snap("history", "/p/1/history/")
-            page.goto(f"{base}/accounts/login/?next=/t/{SLUG}/reply/")
-            page.get_by_label("Username").fill("ben")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"**/t/{SLUG}/reply/")
-            page.get_by_label("Your reply").fill("The *letter* is right.")
-            page.get_by_label("AI-assisted").check()
-            page.get_by_role("button", name="Post reply").click()
-            page.wait_for_selector("#form-errors")
-            path = out / f"reply-errors-{label}{suffix}.png"
-            page.screenshot(path=str(path))
-            made.append(path)
+            for name, _, _ in PAGES:
+                photograph(page, base, name)
+                made.append(out / f"{name}-{label}{suffix}.png")
+                page.screenshot(path=str(made[-1]))
+            reply_with_errors(page, base)
+            made.append(out / f"reply-errors-{label}{suffix}.png")
+            page.screenshot(path=str(made[-1]))
             context.close()
         browser.close()
     return made

@@ -19,6 +19,14 @@ from .models import Polarity, Position, Post, Stance, Ties, Topic, Written
 BANDS = (("written", Written), ("ties", Ties))
 
 
+# How a segment's replies are named in a sentence, by interest class.
+PHRASES = {
+    Ties.NONE: "with no declared interest",
+    Ties.DECLARED: "with a declared interest",
+    Ties.PARTY: "tied to a party",
+}
+
+
 @dataclass
 class Segment:
     band: str
@@ -26,15 +34,21 @@ class Segment:
     label: str
     count: int
     href: str
+    polarity: str = Polarity.SUPPORTS
     width: int = 0
 
     @property
     def description(self) -> str:
-        """The segment in words, for screen readers and tooltips."""
-        replies = "reply" if self.count == 1 else "replies"
+        """The segment as a sentence, for screen readers and tooltips:
+        "1 AI-generated reply opposes", "3 replies tied to a party support"."""
+        one = self.count == 1
+        replies = "reply" if one else "replies"
+        verb = "support" if self.polarity == Polarity.SUPPORTS else "oppose"
+        verb += "s" if one else ""
         if self.band == "written":
-            return f"{self.count} {self.label.lower()} {replies}"
-        return f"{self.count} {replies}: {self.label.lower()}"
+            kind = self.label if self.label.startswith("AI") else self.label.lower()
+            return f"{self.count} {kind} {replies} {verb}"
+        return f"{self.count} {replies} {PHRASES[self.key]} {verb}"
 
 
 @dataclass
@@ -139,6 +153,7 @@ def _segments(url: str, side: Side, band: str, choices, scale: int) -> list[Segm
             label,
             side.counts.get(band, {}).get(key, 0),
             f"{url}?{urlencode({'stance': side.slug, band: key})}",
+            side.polarity,
         )  # fmt: skip
         for key, label in choices.choices
     ]
@@ -171,4 +186,8 @@ def widths(counts: list[int], scale: int) -> list[int]:
             break
         if counts[i]:
             result[i] += 1
+    # Points lent to tiny segments come back from the widest, so a full side
+    # never passes 100.
+    while sum(result) > target and max(result) > 1:
+        result[result.index(max(result))] -= 1
     return result
