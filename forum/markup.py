@@ -6,8 +6,10 @@ second, independent wall, so a parser bug alone cannot put script on the page.
 
 from dataclasses import dataclass
 from functools import lru_cache
+from html import unescape
 
 import nh3
+from django.utils.html import strip_tags
 from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
@@ -24,8 +26,12 @@ _markdown = MarkdownIt("commonmark", {"html": False}).disable("image")
 
 def render_markdown(text: str) -> str:
     """Return sanitised HTML for untrusted markdown `text`."""
+    return _sanitise(_markdown.render(text))
+
+
+def _sanitise(html: str) -> str:
     return nh3.clean(
-        _markdown.render(text),
+        html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_URL_SCHEMES,
@@ -43,8 +49,9 @@ class Block:
 
     @property
     def opening(self) -> str:
-        """The passage's first words, to name it where a reply answers it."""
-        words = " ".join(self.source.split()).split(" ")
+        """The passage's first words as read (no markup), to name it where a
+        reply answers it."""
+        words = unescape(strip_tags(self.html)).split()
         return " ".join(words[:12]) + ("…" if len(words) > 12 else "")
 
 
@@ -53,20 +60,29 @@ def article_blocks(text: str) -> tuple[Block, ...]:
     """`text` cut into its top-level blocks, each rendered on its own.
 
     Paragraphs are numbered from 1 so replies can quote one and say which they
-    answer, and the thread can anchor each (#passage-N). Cached on the text:
-    every page of every thread reads the same few articles.
+    answer, and the thread can anchor each (#passage-N). Each block is rendered
+    from the one parse of the whole text (reference links keep their targets),
+    through the same sanitiser as everything else. Cached on the text: every
+    page of every thread reads the same few articles.
     """
-    lines = text.splitlines()
-    blocks, number = [], 0
-    for token in _markdown.parse(text):
-        if token.level != 0 or token.map is None or token.nesting == -1:
+    # Lines as markdown-it counts them in its token maps: "\n" only.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    env: dict = {}
+    tokens = _markdown.parse(text, env)
+    blocks, number, start = [], 0, None
+    for i, token in enumerate(tokens):
+        if token.level != 0:
             continue
-        source = "\n".join(lines[token.map[0] : token.map[1]])
-        if token.type == "paragraph_open":
-            number += 1
-            blocks.append(Block(number, source, render_markdown(source)))
-        else:
-            blocks.append(Block(None, source, render_markdown(source)))
+        if token.nesting == 1:
+            start = i
+            continue
+        first = tokens[start] if token.nesting == -1 else token
+        group = tokens[start : i + 1] if token.nesting == -1 else [token]
+        html = _sanitise(_markdown.renderer.render(group, _markdown.options, env))
+        source = "\n".join(lines[first.map[0] : first.map[1]]) if first.map else ""
+        paragraph = first.type == "paragraph_open"
+        number += paragraph
+        blocks.append(Block(number if paragraph else None, source, html))
     return tuple(blocks)
 
 

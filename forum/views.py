@@ -206,8 +206,16 @@ def post_create(request, slug):
         initial = {} if request.POST else reply_initial(request, topic)
         form = PostForm(request.POST or None, topic=topic, initial=initial)
     suspension = services.user_suspension(request.user)
-    context = {"topic": topic, "form": form, "suspension": suspension,
-               "preview": preview and render_markdown(request.POST.get("body", ""))}  # fmt: skip
+    # `typed`: a preview's form is rebuilt unbound, yet holds the reader's text.
+    context = {"topic": topic, "form": form, "suspension": suspension, "typed": preview}
+    if preview:
+        try:
+            context["preview"] = preview_html(request)
+        except limits.Limited as exc:
+            return too_many_requests(
+                request, retry_after=exc.retry_after,
+                template="forum/post_form.html", context=context,
+            )  # fmt: skip
     # A suspended author's text comes back untouched; the service checks again.
     if form.is_bound and not suspension and form.is_valid():
         try:
@@ -219,7 +227,8 @@ def post_create(request, slug):
             )  # fmt: skip
         except ValidationError as exc:
             if getattr(exc, "code", None) == "duplicate":
-                messages.warning(request, exc.messages[0])
+                # The text is posted (earlier): the browser's draft can go too.
+                messages.warning(request, exc.messages[0], extra_tags="posted")
                 return redirect("post-detail", pk=exc.params["post"])
             form.add_error(None, exc)
         else:
@@ -277,12 +286,18 @@ def reply_preview(request, slug):
     """
     topic = get_object_or_404(Topic, slug=slug)
     try:
-        limits.take("preview", request.user.pk)
+        preview = preview_html(request)
     except limits.Limited as exc:
         return too_many_requests(request, retry_after=exc.retry_after)
-    body = request.POST.get("body", "")
-    return render(request, "forum/_preview.html", {"topic": topic,
-                  "preview": render_markdown(body[:BODY_MAX_LENGTH])})  # fmt: skip
+    context = {"topic": topic, "preview": preview}
+    return render(request, "forum/_preview.html", context)
+
+
+def preview_html(request) -> str:
+    """The posted body rendered as a reply would be, counted against the preview
+    rate, at most a reply's length: previews store nothing but cost a render."""
+    limits.take("preview", request.user.pk)
+    return render_markdown(request.POST.get("body", "")[:BODY_MAX_LENGTH])
 
 
 def replying_to(topic: Topic, form: PostForm) -> Post | None:

@@ -1,16 +1,119 @@
-"""The reply flow in a real browser: Debian's Chromium driven by Playwright.
+"""The issue's flows in a real browser: Debian's Chromium driven by Playwright.
 
-Runs against `manage.py serve` (gunicorn, a file database), like a person would.
+Runs against `manage.py serve` (gunicorn, a file database), like a person would:
+reading the stance map, filtering, quoting, previewing, drafts, reporting and
+hiding, keyboard-only and script-free posting, and axe-core on every page listed.
 """
 
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
+from django.conf import settings
+from playwright.sync_api import expect, sync_playwright
+
+from .conftest import serve, site_database
 
 SLUG = "us-export-controls-frontier-ai"
+THREAD = f"/t/{SLUG}/"
+POSTED_URL = re.compile(rf"{THREAD}(\?page=\d+)?#p(\d+)$")
+SUPPORTS_DEFENDERS = "Supports: The ban endangers defenders"
+PASSWORD = "a-long-browser-password-1"
+
+# One site for the module, with flood limits off: every test signs up from the
+# same address, and some post twice within ten seconds.
+UNTHROTTLED = {
+    f"RATE_LIMIT_{name}": "off"
+    for name in ("POST", "EDIT", "PREVIEW", "REPORT", "SIGNUP", "LOGIN")
+}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A served site on a file database of its own, without flood limits."""
+    tmp = tmp_path_factory.mktemp("browser")
+    with site_database(tmp, "browser") as database_url:
+        yield from serve(tmp, database_url, env=UNTHROTTLED)
+
+
+def manage(env, *args) -> str:
+    """Run a management command against the served site's database."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        pytest.fail(f"manage.py {args[0]} failed:\n{result.stderr}")
+    return result.stdout
+
+
+# Replies from other readers, made through the services in one process: each
+# test then finds the authorship classes and ties it needs already there.
+SEED = """
+import json
+from django.contrib.auth import get_user_model
+from forum import services
+from forum.models import Party, Post, Stance, Topic
+
+topic = Topic.objects.get(slug=%(slug)r)
+none = {"affiliation": "none", "paid": "no", "conflict": "none"}
+human = {"authorship": "human"}
+
+
+def reply(name, body, stance, **disclosure):
+    author = get_user_model().objects.create_user(name, password="x-" + name)
+    return services.post_create(
+        topic=topic, author=author, body=body, attested=True,
+        stances=[Stance.objects.get(slug=stance)], **{**none, **human, **disclosure},
+    )
+
+
+posts = {
+    "human": reply("seed-human", "Defenders need the best tools to find flaws first.",
+                   "supports-ban-endangers-defenders"),
+    "polished": reply("seed-polished", "Attackers will not wait for permission.",
+                      "supports-ban-endangers-defenders", authorship="ai_polished",
+                      ai_model="Claude", ai_maker="Anthropic"),
+    "generated": reply("seed-generated", "The ban keeps a dangerous model contained.",
+                       "opposes-ban-endangers-defenders", authorship="ai_generated",
+                       ai_model="Gemini", ai_maker="Google"),
+    "paid": reply("seed-paid", "Export rules are a reasonable first step.",
+                  "opposes-ban-endangers-defenders", paid="yes", paid_by="A think tank"),
+    "party": reply("seed-party", "National security comes first.",
+                   "supports-ban-justified-national-security", conflict="declared",
+                   conflict_details="I advise a federal agency.",
+                   conflict_parties=[Party.objects.get(topic=topic, slug="us-government")]),
+    "to_report": reply("seed-spammer", "Buy cheap exploits at my shop.",
+                       "supports-export-rules-cannot-stop-abusers"),
+    "to_hide": reply("seed-troll", "Everyone here is an idiot.",
+                     "opposes-export-rules-cannot-stop-abusers"),
+}
+posts["hidden"] = reply("seed-offtopic", "Anyone want to buy a bike?",
+                        "opposes-ban-justified-national-security")
+reporter = get_user_model().objects.create_user("seed-reporter")
+services.report_create(post=posts["to_hide"], reporter=reporter, reason="harassment")
+moderator = get_user_model().objects.create_user("seed-moderator")
+services.user_make_moderator(user=moderator)
+services.posts_set_status(posts=Post.objects.filter(pk=posts["hidden"].pk),
+                          status="hidden", actor=moderator, reason="Off topic.")
+print(json.dumps({name: post.pk for name, post in posts.items()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def seeded(site):
+    """Post ids of other readers' replies, by the kind of reply each is."""
+    _, env = site
+    output = manage(env, "shell", "--verbosity", "0", "-c", SEED % {"slug": SLUG})
+    return json.loads(output.splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +135,100 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser):
+    """Open pages in fresh browser contexts (own cookies and storage), closed afterwards."""
+    contexts = []
+
+    def open_page(**options):
+        options.setdefault("viewport", {"width": 1280, "height": 900})
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 def sign_up(page, base, username):
-    page.goto(f"{base}/accounts/signup/?next=/t/{SLUG}/")
+    page.goto(f"{base}/accounts/signup/?next={THREAD}")
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password (required)", exact=True).fill(
-        "a-long-browser-password-1"
-    )
-    page.get_by_label("Password confirmation").fill("a-long-browser-password-1")
+    page.get_by_label("Password (required)", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url(f"{base}/t/{SLUG}/")
+    page.wait_for_url(f"{base}{THREAD}")
+
+
+def fill_disclosure(form, *, stance=SUPPORTS_DEFENDERS):
+    """Everything but the body: a stance and a human-written, untied disclosure."""
+    form.get_by_label(stance).check()
+    form.get_by_label("Human-written", exact=True).check()
+    form.get_by_label("Affiliation").fill("none")
+    form.get_by_label("Not paid").check()
+    form.get_by_label("No conflict of interest").check()
+    form.get_by_label("This disclosure is complete and accurate.").check()
+
+
+def post_reply(page):
+    """Press Post reply and wait for the thread; return the new post's id."""
+    page.locator("form.reply-form").get_by_role("button", name="Post reply").click()
+    page.wait_for_url(POSTED_URL)
+    return int(POSTED_URL.search(page.url)[2])
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def shown_posts(page) -> list[int]:
+    """Ids of the replies on the page, in page order."""
+    ids = page.locator("section.thread article.post").evaluate_all(
+        "posts => posts.map(p => p.id)"
+    )
+    return [int(i.removeprefix("p")) for i in ids]
+
+
+def test_stance_map_segment_shows_its_replies_with_a_reset(site, seeded, page):
+    base, _ = site
+    page.goto(base + THREAD)
+    bar = page.locator("section.positions #position-ban-endangers-defenders")
+    bar.locator(".sm-written .sm-supports a.seg-human").click()
+
+    page.wait_for_url(re.compile(r"\?stance="))
+    assert query(page) == {
+        "stance": ["supports-ban-endangers-defenders"],
+        "written": ["human"],
+    }
+    shown = shown_posts(page)
+    assert seeded["human"] in shown
+    for other in ("polished", "generated", "paid", "party"):
+        assert seeded[other] not in shown
+    for post in page.locator("section.thread article.post").all():
+        assert post.locator(".authorship").inner_text() == "Human-written"
+        assert SUPPORTS_DEFENDERS in post.locator(".stances").inner_text()
+    active = page.locator(".active-filters")
+    assert active.get_by_role("link", name=SUPPORTS_DEFENDERS).is_visible()
+    assert active.get_by_role("link", name="Human-written only").is_visible()
+
+    active.get_by_role("link", name="Reset all filters").click()
+    page.wait_for_url(base + THREAD)
+    assert {seeded["human"], seeded["generated"]} <= set(shown_posts(page))
+    assert page.locator(".active-filters").count() == 0
+
+
+def test_sign_up_signs_in_and_offers_the_reply_form(site, page):
+    base, _ = site
+    sign_up(page, base, "browser-newcomer")
+    assert page.locator(".site-header .who").inner_text() == (
+        "Signed in as browser-newcomer"
+    )
+    assert page.locator("form.reply-form").get_by_label("Your reply").is_visible()
 
 
 def test_reply_with_ai_involvement_shows_fields_keeps_text_on_error_then_posts(
@@ -60,7 +241,7 @@ def test_reply_with_ai_involvement_shows_fields_keeps_text_on_error_then_posts(
     assert not ai_model.is_visible(), "AI fields stay out of the way for human posts"
 
     form.get_by_label("Your reply").fill("Defenders need **the best tools**.")
-    form.get_by_label("Supports: The ban endangers defenders").check()
+    form.get_by_label(SUPPORTS_DEFENDERS).check()
     form.get_by_label("AI-generated").check()
     assert ai_model.is_visible()
     form.get_by_label("Affiliation").fill("none")
@@ -69,21 +250,415 @@ def test_reply_with_ai_involvement_shows_fields_keeps_text_on_error_then_posts(
     form.get_by_label("This disclosure is complete and accurate.").check()
     form.get_by_role("button", name="Post reply").click()
 
-    # The AI model was left empty: the error sits by the field and the text is kept.
+    # The AI model was left empty: the error sits by the field, the summary
+    # takes focus so it is read first, and the text is kept.
     page.wait_for_url(re.compile(r"/reply/$"))
-    assert page.get_by_text("Name the AI model you used").is_visible()
+    assert "Name the AI model you used" in page.locator("#field-ai_model").inner_text()
+    assert page.evaluate("document.activeElement.id") == "form-errors"
     assert page.get_by_label("Your reply").input_value() == (
         "Defenders need **the best tools**."
     )
     page.get_by_label("AI model", exact=True).fill("Claude")
     page.get_by_label("AI model's maker").fill("Anthropic")
     page.get_by_label("This disclosure is complete and accurate.").check()
-    page.get_by_role("button", name="Post reply").click()
+    post_id = post_reply(page)
 
-    page.wait_for_url(re.compile(rf"/t/{SLUG}/(\?page=\d+)?#p\d+$"))
-    post_id = page.url.rsplit("#p", 1)[1]
     post = page.locator(f"#p{post_id}")
     assert "AI-generated with Claude (Anthropic)" in post.inner_text()
     assert "Anthropic is a party to this debate" in post.inner_text()
     assert post.locator(".body strong").inner_text() == "the best tools"
-    assert "Supports: The ban endangers defenders" in post.inner_text()
+    assert SUPPORTS_DEFENDERS in post.inner_text()
+
+
+def test_quote_a_post_and_a_paragraph_fills_the_form_and_posts_linked_quotes(
+    site, seeded, page
+):
+    base, _ = site
+    sign_up(page, base, "browser-quoter")
+    quoted = seeded["human"]
+    form = page.locator("form.reply-form")
+    page.locator(f"#p{quoted} a.quote-link").click()
+
+    body = form.get_by_label("Your reply")
+    assert body.input_value() == (
+        "> Defenders need the best tools to find flaws first.\n>\n"
+        f"> — [#{quoted} by seed-human](/p/{quoted}/)\n\n"
+    )
+    assert form.locator("input[name=parent]").input_value() == str(quoted)
+    page.keyboard.type("Agreed, and sooner.")  # the quote left the cursor at the end
+    fill_disclosure(form)
+    post = page.locator(f"#p{post_reply(page)}")
+    assert post.locator(".in-reply").inner_text() == f"in reply to #{quoted}"
+    quote = post.locator(".body blockquote")
+    assert "Defenders need the best tools to find flaws first." in quote.inner_text()
+    link = quote.get_by_role("link", name=f"#{quoted} by seed-human")
+    assert link.get_attribute("href") == f"/p/{quoted}/"
+    assert post.locator(".body > p").inner_text() == "Agreed, and sooner."
+
+    page.locator("#passage-2 a.quote-link").click()
+    assert body.input_value().startswith("> Their argument is about asymmetry.")
+    assert f"> — [the article, paragraph 2]({THREAD}#passage-2)" in body.input_value()
+    assert form.locator("input[name=passage]").input_value() == "2"
+    page.keyboard.type("The asymmetry cuts both ways.")
+    fill_disclosure(form)
+    post = page.locator(f"#p{post_reply(page)}")
+    assert (
+        post.locator(".answers")
+        .inner_text()
+        .startswith(
+            "Answers paragraph 2 of the article: “Their argument is about asymmetry."
+        )
+    )
+
+
+def test_filter_chips_combine_in_the_url_and_each_comes_off_alone(site, seeded, page):
+    base, _ = site
+    page.goto(base + THREAD)
+    chips = page.locator("nav.filters")
+
+    chips.get_by_role("link", name="Human-written only").click()
+    page.wait_for_url(re.compile(r"written=human"))
+    assert query(page) == {"written": ["human"]}
+    assert seeded["human"] in shown_posts(page)
+    assert seeded["polished"] not in shown_posts(page)
+    assert seeded["paid"] in shown_posts(page)
+
+    chips.get_by_role("link", name="Newest first").click()
+    page.wait_for_url(re.compile(r"order=newest"))
+    assert query(page) == {"written": ["human"], "order": ["newest"]}
+    shown = shown_posts(page)
+    assert shown == sorted(shown, reverse=True)
+
+    chips.locator("summary", has_text="By stance").click()
+    chips.get_by_role("link", name="Supports: The ban endangers defenders").click()
+    page.wait_for_url(re.compile(r"stance="))
+    assert query(page) == {
+        "written": ["human"],
+        "order": ["newest"],
+        "stance": ["supports-ban-endangers-defenders"],
+    }
+    shown = shown_posts(page)
+    assert seeded["human"] in shown
+    assert seeded["paid"] not in shown, "it opposes"
+    assert shown == sorted(shown, reverse=True)
+
+    page.locator(".active-filters").get_by_role(
+        "link", name="Human-written only"
+    ).click()
+    page.wait_for_url(lambda url: "written=" not in url)
+    assert query(page) == {
+        "order": ["newest"],
+        "stance": ["supports-ban-endangers-defenders"],
+    }
+    assert {seeded["human"], seeded["polished"]} <= set(shown_posts(page))
+    assert seeded["paid"] not in shown_posts(page)
+
+
+def test_report_a_post_thanks_the_reader(site, seeded, page):
+    base, _ = site
+    sign_up(page, base, "browser-reporter")
+    target = seeded["to_report"]
+    page.locator(f"#p{target}").get_by_role("link", name="Report").click()
+    page.wait_for_url(f"{base}/p/{target}/report/")
+
+    page.get_by_role("radio", name="Spam").check()
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_url(POSTED_URL)
+    assert page.locator(".messages").inner_text() == (
+        "Thank you: your report is with the moderators. "
+        "The moderation log will show what they decide."
+    )
+
+
+def test_moderator_hides_a_reported_post_in_the_admin_and_readers_see_a_tombstone(
+    site, seeded, new_page
+):
+    base, env = site
+    page = new_page()
+    sign_up(page, base, "browser-moderator")
+    manage(env, "moderator", "browser-moderator")
+
+    target = seeded["to_hide"]
+    page.goto(f"{base}/admin/forum/reportedpost/")
+    page.locator(f"input.action-select[value='{target}']").check()
+    page.locator("select[name=action]").select_option(
+        label="Uphold the reports and hide the posts"
+    )
+    page.get_by_title("Run the selected action").click()
+    page.get_by_label("Public reason").fill("Insults other readers.")
+    page.get_by_role("button", name="Confirm").click()
+    assert "1 report(s) upheld and their posts hidden." in (
+        page.locator(".messagelist").inner_text()
+    )
+
+    reader = new_page()
+    reader.goto(base + THREAD)
+    tombstone = reader.locator(f"#p{target}")
+    assert " ".join(tombstone.inner_text().split()) == (
+        f"#{target} Hidden by moderators: Insults other readers."
+    )
+    assert "idiot" not in reader.content()
+    reader.goto(base + "/moderation/")
+    hid = reader.locator(".modlog-entry", has_text=f"hid a post: post #{target} in")
+    assert hid.locator(".reason").inner_text() == "Reason: Insults other readers."
+
+
+def focused(page) -> dict:
+    """What has the keyboard focus, and whether it is drawn."""
+    return page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            return {name: el.name || "", value: el.value || "",
+                    text: el.textContent.trim(),
+                    outline: getComputedStyle(el).outlineStyle};
+        }"""
+    )
+
+
+def tab_to(page, name, value=None, *, back=False, limit=40):
+    """Press Tab (or Shift+Tab) until the field `name` (with `value`) has focus.
+
+    Every stop on the way must show where the focus is.
+    """
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        now = focused(page)
+        assert now["outline"] != "none", f"focus is invisible on {now}"
+        if now["name"] == name and value in (None, now["value"]):
+            return now
+    pytest.fail(f"Tab never reached {name}={value}")
+
+
+def test_keyboard_alone_fills_and_posts_a_reply_with_focus_always_visible(
+    site, new_page
+):
+    base, _ = site
+    page = new_page()
+    sign_up(page, base, "browser-keyboard")
+    # The page's own anchor: Tab continues from the reply section's heading.
+    page.goto(f"{base}{THREAD}#reply-title")
+
+    tab_to(page, "body")
+    page.keyboard.type("Typed without a mouse.")
+    tab_to(page, "stances", "supports-ban-endangers-defenders")
+    page.keyboard.press("Space")
+    tab_to(page, "authorship", "human")  # the group's first radio
+    page.keyboard.press("Space")
+    tab_to(page, "affiliation")
+    page.keyboard.type("none")
+    tab_to(page, "paid", "no")
+    page.keyboard.press("Space")
+    tab_to(page, "conflict", "none")
+    page.keyboard.press("Space")
+    tab_to(page, "attest")
+    page.keyboard.press("Space")
+    tab_to(page, "preview")
+    page.keyboard.press("Tab")
+    assert focused(page)["text"] == "Post reply"
+    # Back and forth: Shift+Tab returns to the attestation, still ticked.
+    tab_to(page, "attest", back=True)
+    assert page.evaluate("document.activeElement.checked")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(POSTED_URL)
+    post = page.locator(f"#p{POSTED_URL.search(page.url)[2]}")
+    assert post.locator(".body").inner_text() == "Typed without a mouse."
+    assert post.locator(".authorship").inner_text() == "Human-written"
+    assert SUPPORTS_DEFENDERS in post.locator(".stances").inner_text()
+
+
+def test_preview_renders_markdown_in_place_and_shows_script_as_text(site, page):
+    base, _ = site
+    sign_up(page, base, "browser-previewer")
+    form = page.locator("form.reply-form")
+    form.get_by_label("Your reply").fill(
+        "Some **bold** words.\n\n<script>window.ran = true</script>"
+    )
+    form.get_by_role("button", name="Preview").click()
+
+    preview = page.locator("#reply-preview")
+    preview.locator("strong").wait_for()
+    assert preview.locator("strong").inner_text() == "bold"
+    assert "<script>window.ran = true</script>" in preview.inner_text()
+    assert preview.locator("script").count() == 0
+    assert page.evaluate("window.ran") is None
+    assert page.url == base + THREAD, "the preview does not leave the page"
+    assert form.get_by_label("Your reply").input_value().startswith("Some **bold**")
+
+
+def test_draft_survives_a_reload_and_is_cleared_once_posted(site, page):
+    base, _ = site
+    sign_up(page, base, "browser-drafter")
+    form = page.locator("form.reply-form")
+    form.get_by_label("Your reply").fill("A draft worth keeping.")
+    form.get_by_label(SUPPORTS_DEFENDERS).check()
+    page.wait_for_function(
+        "() => Object.keys(localStorage).some(k => k.startsWith('standpoint:draft:'))"
+    )
+
+    page.reload()
+    assert form.get_by_label("Your reply").input_value() == "A draft worth keeping."
+    assert form.get_by_label(SUPPORTS_DEFENDERS).is_checked()
+    # Filled just after it enters the page, so screen readers announce it.
+    expect(page.locator(".draft-note[role=status]")).to_have_text(
+        re.compile(r"^Your unsent draft was restored from this browser\.")
+    )
+    fill_disclosure(form)
+    post_reply(page)
+    assert page.locator(".messages .posted").inner_text() == "Your reply is posted."
+
+    page.goto(base + THREAD)
+    assert form.get_by_label("Your reply").input_value() == ""
+    assert not form.get_by_label(SUPPORTS_DEFENDERS).is_checked()
+    assert page.locator(".draft-note").count() == 0
+
+
+def test_draft_stays_with_its_reply_and_its_reader(site, seeded, page):
+    """A draft for the thread is not poured into a reply to a post, and signing
+    out forgets every draft: the next reader of this browser finds none."""
+    base, _ = site
+    sign_up(page, base, "browser-draft-owner")
+    page.locator("form.reply-form").get_by_label("Your reply").fill("For the thread.")
+    page.wait_for_function(
+        "() => Object.keys(localStorage).some(k => k.startsWith('standpoint:draft:'))"
+    )
+
+    answered = seeded["polished"]
+    page.goto(f"{base}{THREAD}reply/?parent={answered}")
+    form = page.locator("form.reply-form")
+    assert form.get_by_label("Your reply").input_value() == ""
+    assert form.locator("input[name=parent]").input_value() == str(answered)
+    assert page.locator(".draft-note").count() == 0
+
+    page.goto(base + THREAD)
+    assert form.get_by_label("Your reply").input_value() == "For the thread."
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/$|/t/"))
+    drafts = page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('standpoint:draft:'))"
+    )
+    assert drafts == []
+
+
+def test_without_javascript_quote_preview_and_ai_reply_all_work(site, seeded, new_page):
+    base, _ = site
+    page = new_page(java_script_enabled=False)
+    sign_up(page, base, "browser-noscript")
+    quoted = seeded["polished"]
+    page.locator(f"#p{quoted} a.quote-link").click()
+
+    page.wait_for_url(f"{base}{THREAD}reply/?quote={quoted}")
+    form = page.locator("form.reply-form")
+    body = form.get_by_label("Your reply")
+    assert body.input_value().startswith("> Attackers will not wait for permission.")
+    assert f"[#{quoted} by seed-polished](/p/{quoted}/)" in body.input_value()
+    assert form.locator("input[name=parent]").input_value() == str(quoted)
+
+    # Nothing hides the AI fields without a script: they are simply there.
+    assert form.get_by_label("AI model", exact=True).is_visible()
+    body.fill(body.input_value() + "They **never** do.")
+    fill_disclosure(form)
+    form.get_by_label("AI-assisted").check()
+    form.get_by_label("AI model", exact=True).fill("Mistral Large")
+    form.get_by_label("AI model's maker").fill("Mistral AI")
+    form.get_by_role("button", name="Preview").click()
+
+    page.wait_for_url(f"{base}{THREAD}reply/")
+    assert page.locator("#reply-preview strong").inner_text() == "never"
+    assert body.input_value().endswith("They **never** do.")
+    assert form.get_by_label("AI model", exact=True).input_value() == "Mistral Large"
+    form.get_by_label("This disclosure is complete and accurate.").check()
+    post = page.locator(f"#p{post_reply(page)}")
+    assert "AI-assisted with Mistral Large (Mistral AI)" in post.inner_text()
+    assert post.locator(".in-reply").inner_text() == f"in reply to #{quoted}"
+
+
+def test_phone_width_has_no_horizontal_scroll(site, seeded, new_page):
+    base, _ = site
+    page = new_page(viewport={"width": 390, "height": 844})
+    sign_up(page, base, "browser-phone")
+    for path in (THREAD, f"{THREAD}reply/?quote={seeded['human']}"):
+        page.goto(base + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways ({width}px wide)"
+
+
+AXE = (settings.BASE_DIR / "static/vendor/axe-core/axe.min.js").read_text()
+RUN_AXE = """() => axe.run(document, {
+    runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+}).then(result => ({
+    passes: result.passes.length,
+    violations: result.violations.map(v => ({
+        id: v.id, help: v.help, targets: v.nodes.map(n => n.target.join(" ")),
+    })),
+}))"""
+
+
+@pytest.fixture(scope="module")
+def audited(site, browser):
+    """A signed-in reader's session with an edited reply, for every page axe checks."""
+    base, _ = site
+    context = browser.new_context()
+    page = context.new_page()
+    sign_up(page, base, "browser-audited")
+    form = page.locator("form.reply-form")
+    form.get_by_label("Your reply").fill("First *thoughts* on the ban.")
+    fill_disclosure(form)
+    post_id = post_reply(page)
+    page.goto(f"{base}/p/{post_id}/edit/")
+    page.get_by_label("Your reply").fill("Second *thoughts* on the ban.")
+    page.get_by_label("Why are you editing?").fill("Changed my mind.")
+    page.get_by_label("This disclosure is complete and accurate.").check()
+    page.get_by_role("button", name="Save edit").click()
+    page.wait_for_url(POSTED_URL)
+    assert page.locator(f"#p{post_id} a.edited").is_visible()
+    state = context.storage_state()
+    context.close()
+    return {"state": state, "post": post_id, "username": "browser-audited"}
+
+
+def reply_with_errors(page, base, audited):
+    page.goto(f"{base}{THREAD}reply/")
+    page.get_by_role("button", name="Post reply").click()
+    page.locator("#form-errors").wait_for()
+
+
+AUDITED_PAGES = {
+    "home": lambda page, base, audited: page.goto(base + "/"),
+    "thread": lambda page, base, audited: page.goto(base + THREAD),
+    "filtered thread": lambda page, base, audited: page.goto(
+        f"{base}{THREAD}?stance=supports-ban-endangers-defenders&written=human"
+        "&order=newest"
+    ),
+    "reply form with errors": reply_with_errors,
+    "profile": lambda page, base, audited: page.goto(
+        f"{base}/u/{audited['username']}/"
+    ),
+    "history": lambda page, base, audited: page.goto(
+        f"{base}/p/{audited['post']}/history/"
+    ),
+    "moderation log": lambda page, base, audited: page.goto(base + "/moderation/"),
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("name", list(AUDITED_PAGES))
+def test_axe_finds_no_wcag_violations(
+    site, seeded, audited, new_page, name, width, scheme
+):
+    base, _ = site
+    page = new_page(
+        viewport={"width": width, "height": 900},
+        color_scheme=scheme,
+        storage_state=audited["state"],
+    )
+    AUDITED_PAGES[name](page, base, audited)
+    # Folded parts (the stance table, the stance chips) are checked open too.
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    page.evaluate(AXE)  # not add_script_tag: the CSP refuses inline scripts
+    result = page.evaluate(RUN_AXE)
+    assert result["passes"] > 10, "axe checked next to nothing: is the page there?"
+    assert result["violations"] == [], json.dumps(result["violations"], indent=2)

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.test import Client
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -656,3 +657,74 @@ def test_quote_page_queries_do_not_grow_with_the_quoted_post(
         counts.append(len(ctx))
 
     assert counts[0] == counts[1]
+
+
+# Review fixes ---------------------------------------------------------------
+
+
+def test_preview_button_shares_the_preview_rate_and_keeps_the_text(
+    settings, poster, topic
+):
+    """The no-JavaScript Preview renders too: it counts against the same rate."""
+    set_rate(settings, "preview", "1/10m")
+    assert poster.post(preview_url(topic), {"body": "Hi"}).status_code == 200
+
+    data = reply_data(body="Kept **as typed**.", preview="1")
+    response = poster.post(reply_url(topic), data)
+
+    assert response.status_code == 429
+    assert response["Retry-After"].isdigit()
+    assert reply_form(response)["body"] == ["Kept **as typed**."]
+    assertContains(response, "everything you typed is still here", status_code=429)
+    assert "<strong>as typed</strong>" not in page(response)
+
+
+def test_preview_button_renders_an_overlong_body_cut_to_the_limit(poster, topic):
+    body = "word " * 5000  # 25,000 characters
+
+    response = poster.post(reply_url(topic), reply_data(body=body, preview="1"))
+
+    assert response.status_code == 200
+    rendered = preview_html(preview_region(response))
+    assert rendered.count("word") == len(body[:BODY_MAX_LENGTH].split())
+
+
+def test_a_duplicate_submit_tells_the_page_the_text_is_posted(settings, poster, topic):
+    """The warning carries the 'posted' tag, so the browser's draft is cleared."""
+    set_rate(settings, "post", "off")
+    poster.post(reply_url(topic), reply_data(body="Said once."), follow=True)
+
+    again = poster.post(reply_url(topic), reply_data(body="Said once."), follow=True)
+
+    assert Post.objects.count() == 1
+    assert re.search(
+        r'<li class="posted warning">You posted this same text', page(again)
+    )
+
+
+def test_article_blocks_cut_on_newlines_only_and_keep_reference_links():
+    text = (
+        "One\u2028line with a [report][r].\n\nSecond para.\n\nThird para.\n\n"
+        "[r]: https://example.org/report"
+    )
+
+    numbered = [b for b in article_blocks(text) if b.number]
+
+    assert [b.number for b in numbered] == [1, 2, 3]
+    assert numbered[0].source == "One\u2028line with a [report][r]."
+    assert '<a href="https://example.org/report"' in numbered[0].html
+    assert [b.source for b in numbered[1:]] == ["Second para.", "Third para."]
+
+
+def test_passage_opening_reads_without_markup():
+    (block,) = article_blocks("A **bold** claim with [a link](https://example.org).")
+
+    assert block.opening == "A bold claim with a link."
+
+
+@pytest.mark.django_db
+def test_database_refuses_a_passage_numbered_zero(topic, user):
+    post = make_post(topic=topic, author=user)
+
+    with pytest.raises(IntegrityError):
+        Post.objects.filter(pk=post.pk).update(passage=0)

@@ -694,6 +694,9 @@ def test_newest_first_combines_with_filters_and_pages(client, topic, thread, set
         f'<a rel="prev" href="?stance={SUP_E}&amp;written=not_ai_generated'
         '&amp;order=newest&amp;page=1">'
     ) in page(second)
+    # Newest first, the next page holds older replies: the links say so.
+    assert "Older →</a>" in page(first)
+    assert "← Newer</a>" in page(second)
 
 
 @pytest.mark.parametrize(
@@ -903,3 +906,20 @@ def test_topic_list_bars_split_by_who_wrote_the_replies(client, topic, thread):
     ]
     quiet = next(card for card in cards.values() if "Quiet debate" in card)
     assert 'class="seg ' not in quiet
+
+
+def test_table_rows_name_their_position_and_stance(client, topic, thread):
+    """Each count is read with its row's headers: the claim and the stance."""
+    table = re.search(r"<table>.*?</table>", page(client.get(thread_url(topic))), re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(0), re.S)[1:]
+
+    headers = [
+        [squash(h) for h in re.findall(r'<th scope="row">(.*?)</th>', row, re.S)]
+        for row in rows
+    ]
+    assert headers == [
+        ["The ban endangers defenders", "Opposes"],
+        ["The ban endangers defenders", "Supports"],
+        ["The ban is justified", "Opposes"],
+        ["The ban is justified", "Supports"],
+    ]

@@ -282,12 +282,12 @@ def test_unknown_topic_is_404(poster, db):
     assert poster.get("/t/no-such-topic/reply/").status_code == 404
 
 
-def test_signed_in_reader_gets_the_reply_form_on_the_thread_page(poster, topic):
+def test_signed_in_reader_gets_the_reply_form_on_the_thread_page(poster, user, topic):
     response = poster.get(f"/t/{topic.slug}/")
 
     assertContains(
         response,
-        f'<form method="post" action="/t/{topic.slug}/reply/" class="reply-form" novalidate>',
+        f'<form method="post" action="/t/{topic.slug}/reply/" class="reply-form" data-draft-owner="{user.pk}" novalidate>',
     )
 
 
@@ -396,7 +396,9 @@ def test_filtered_thread_page_links_keep_the_filters(client, topic, mixed_thread
     # The chip of the stance in use is marked and takes it away, keeping the rest.
     assertContains(
         response,
-        '<a class="chip supports on" aria-current="true" href="?authorship=ai_generated">',
+        '<a class="chip supports on" aria-current="true" aria-label="Supports: '
+        'The ban endangers defenders (selected; select to remove)" '
+        'href="?authorship=ai_generated">',
         html=False,
     )
     assertContains(

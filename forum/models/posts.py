@@ -290,6 +290,11 @@ class Post(Disclosure):
                 violation_error_message="A reviewed disclosure records its reviewer, "
                 "the time and a public note; a self-declared one has none.",
             ),
+            models.CheckConstraint(
+                condition=Q(passage__isnull=True) | Q(passage__gte=1),
+                name="forum_post_passage_numbered_from_1",
+                violation_error_message="Passages are numbered from 1.",
+            ),
         ]
 
     def __str__(self):

@@ -30,8 +30,12 @@
 
   // Drafts: what is typed into a reply form is kept in this browser until it
   // is posted. The attestation is never restored: it is given for each post.
+  // A draft belongs to one reader and one reply: the form's action, its owner
+  // (data-draft-owner), and the post or passage it answers, which are never
+  // restored from a draft but name it.
   var PENDING = "standpoint:posting";
-  var SKIP = { csrfmiddlewaretoken: true, attest: true, preview: true };
+  var PREFIX = "standpoint:draft:";
+  var SKIP = { csrfmiddlewaretoken: true, attest: true, preview: true, parent: true, passage: true };
 
   function storage(kind) {
     try {
@@ -48,7 +52,18 @@
   var session = storage("sessionStorage");
 
   function draftKey(form) {
-    return "standpoint:draft:" + form.getAttribute("action");
+    var parent = form.elements.parent ? form.elements.parent.value : "";
+    var passage = form.elements.passage ? form.elements.passage.value : "";
+    return PREFIX + (form.getAttribute("data-draft-owner") || "") + ":" +
+      form.getAttribute("action") + "#" + parent + "/" + passage;
+  }
+
+  function forgetAllDrafts() {
+    if (!local) return;
+    for (var i = local.length - 1; i >= 0; i--) {
+      var key = local.key(i);
+      if (key && key.indexOf(PREFIX) === 0) local.removeItem(key);
+    }
   }
 
   function fields(form) {
@@ -58,7 +73,7 @@
   }
 
   function saveDraft(form) {
-    if (!local) return;
+    if (!local || !form.hasAttribute("data-draft-owner")) return;
     var values = {};
     var typed = false;
     fields(form).forEach(function (el) {
@@ -78,7 +93,7 @@
   }
 
   function restoreDraft(form) {
-    if (!local) return false;
+    if (!local || !form.hasAttribute("data-draft-owner")) return false;
     var saved = local.getItem(draftKey(form));
     var body = form.elements.body;
     // A page that came back with errors, or a quote, already holds the text.
@@ -107,7 +122,7 @@
     var note = document.createElement("p");
     note.className = "draft-note";
     note.setAttribute("role", "status");
-    note.textContent = "Your unsent draft was restored from this browser. ";
+    form.insertBefore(note, form.firstChild);
     var discard = document.createElement("button");
     discard.type = "button";
     discard.className = "link";
@@ -119,8 +134,11 @@
       note.remove();
       form.elements.body.focus();
     });
-    note.appendChild(discard);
-    form.insertBefore(note, form.firstChild);
+    // Filled once the live region is in the page, so screen readers announce it.
+    setTimeout(function () {
+      note.appendChild(document.createTextNode("Your unsent draft was restored from this browser. "));
+      note.appendChild(discard);
+    }, 50);
   }
 
   function settlePending() {
@@ -136,11 +154,14 @@
   function preview(form, button, event) {
     if (!window.fetch || !window.FormData) return;
     event.preventDefault();
+    // Not `disabled`: that would drop the keyboard focus on the page's body.
+    if (button.getAttribute("aria-disabled") === "true") return;
     var region = form.querySelector("#reply-preview");
+    var status = form.querySelector("#reply-preview-status");
     var data = new FormData();
     data.append("body", form.elements.body.value);
     data.append("csrfmiddlewaretoken", form.elements.csrfmiddlewaretoken.value);
-    button.disabled = true;
+    button.setAttribute("aria-disabled", "true");
     fetch(button.getAttribute("data-preview"), {
       method: "POST",
       body: data,
@@ -149,7 +170,8 @@
     })
       .then(function (response) {
         return response.text().then(function (text) {
-          return { ok: response.ok, status: response.status, text: text };
+          // A redirect means the session ended (the sign-in page): not a preview.
+          return { ok: response.ok && !response.redirected, status: response.redirected ? 401 : response.status, text: text };
         });
       })
       .then(function (result) {
@@ -164,10 +186,13 @@
           error.textContent =
             result.status === 429
               ? "Too many previews in a short time: wait a few minutes and try again."
-              : "The preview could not be made (error " + result.status + "). Your text is still here.";
+              : result.status === 401
+                ? "You are signed out: sign in again in another tab to preview or post. Your text is still here."
+                : "The preview could not be made (error " + result.status + "). Your text is still here.";
           region.appendChild(error);
         }
         region.hidden = false;
+        if (status) status.textContent = result.ok ? "Preview updated below the form." : "The preview could not be made.";
       })
       .catch(function () {
         region.hidden = false;
@@ -180,7 +205,7 @@
         region.appendChild(error);
       })
       .then(function () {
-        button.disabled = false;
+        button.removeAttribute("aria-disabled");
       });
   }
 
@@ -209,6 +234,7 @@
       "> " + excerpt + "\n>\n> — [" + link.getAttribute("data-quote-source") + "](" +
       link.getAttribute("data-quote-url") + ")\n\n";
     var body = form.elements.body;
+    if (local) local.removeItem(draftKey(form)); // saved again below, under its new answer
     body.value = body.value.trim() ? body.value.replace(/\s*$/, "\n\n") + text : text;
     if (link.hasAttribute("data-quote-post")) {
       form.elements.parent.value = link.getAttribute("data-quote-post");
@@ -221,6 +247,11 @@
   }
 
   settlePending();
+
+  // Signing out forgets this browser's drafts: the next reader must not find them.
+  document.querySelectorAll('form[action$="/accounts/logout/"]').forEach(function (form) {
+    form.addEventListener("submit", forgetAllDrafts);
+  });
 
   document.querySelectorAll("form.reply-form").forEach(function (form) {
     var timer = null;
