@@ -38,6 +38,11 @@ class Segment:
     width: int = 0
 
     @property
+    def query(self) -> str:
+        """The link's query alone: the thread page links to itself, filtered."""
+        return self.href[self.href.index("?") :]
+
+    @property
     def description(self) -> str:
         """The segment as a sentence, for screen readers and tooltips:
         "1 AI-generated reply opposes", "3 replies tied to a party support"."""
@@ -59,6 +64,10 @@ class Side:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     total: int = 0
     bands: dict[str, list[Segment]] = field(default_factory=dict)
+
+    @property
+    def query(self) -> str:
+        return self.href[self.href.index("?") :]
 
     @property
     def verb(self) -> str:
