@@ -27,6 +27,17 @@ PHRASES = {
 }
 
 
+def agreeing(polarity: str, count: int) -> str:
+    """The verb for `count` replies on the `polarity` side: "supports", "oppose"."""
+    verb = "support" if polarity == Polarity.SUPPORTS else "oppose"
+    return verb + ("s" if count == 1 else "")
+
+
+def only_query(href: str) -> str:
+    """The link's query alone: the thread page links to itself, filtered."""
+    return href[href.index("?") :]
+
+
 @dataclass
 class Segment:
     band: str
@@ -39,17 +50,14 @@ class Segment:
 
     @property
     def query(self) -> str:
-        """The link's query alone: the thread page links to itself, filtered."""
-        return self.href[self.href.index("?") :]
+        return only_query(self.href)
 
     @property
     def description(self) -> str:
         """The segment as a sentence, for screen readers and tooltips:
         "1 AI-generated reply opposes", "3 replies tied to a party support"."""
-        one = self.count == 1
-        replies = "reply" if one else "replies"
-        verb = "support" if self.polarity == Polarity.SUPPORTS else "oppose"
-        verb += "s" if one else ""
+        replies = "reply" if self.count == 1 else "replies"
+        verb = agreeing(self.polarity, self.count)
         if self.band == "written":
             kind = self.label if self.label.startswith("AI") else self.label.lower()
             return f"{self.count} {kind} {replies} {verb}"
@@ -67,11 +75,11 @@ class Side:
 
     @property
     def query(self) -> str:
-        return self.href[self.href.index("?") :]
+        return only_query(self.href)
 
     @property
     def verb(self) -> str:
-        return "support" if self.polarity == Polarity.SUPPORTS else "oppose"
+        return agreeing(self.polarity, 2)
 
     @property
     def segments(self) -> list[Segment]:
