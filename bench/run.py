@@ -70,10 +70,19 @@ def run(cmd: list[str], env: dict, **kwargs) -> str:
 
 def start_gunicorn(app: str, port: int, workers: int, env: dict, chdir: Path):
     cmd = [
-        sys.executable, "-m", "gunicorn", app, "--chdir", str(chdir),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--log-level", "warning",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        "--chdir",
+        str(chdir),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -127,11 +136,18 @@ def post_load(
         cookie = f"sessionid={session['sessionid']}; csrftoken={session['csrftoken']}"
         for i in range(per_client):
             body = f"Benchmark reply {number}-{i}: defenders need the best tools."
-            data = urllib.parse.urlencode({
-                "csrfmiddlewaretoken": session["csrftoken"], "body": body,
-                "stances": "supports-ban-endangers-defenders", "authorship": "human",
-                "affiliation": "none", "paid": "no", "conflict": "none", "attest": "on",
-            }).encode()  # fmt: skip
+            data = urllib.parse.urlencode(
+                {
+                    "csrfmiddlewaretoken": session["csrftoken"],
+                    "body": body,
+                    "stances": "supports-ban-endangers-defenders",
+                    "authorship": "human",
+                    "affiliation": "none",
+                    "paid": "no",
+                    "conflict": "none",
+                    "attest": "on",
+                }
+            ).encode()
             request = urllib.request.Request(
                 f"{base}/t/{SLUG}/reply/", data=data, headers={"Cookie": cookie}
             )
@@ -208,9 +224,21 @@ def main() -> None:
         run([sys.executable, "manage.py", "seed", "-v", "0"], env)
         run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], env)
         sessions_file = tmp / "sessions.json"
-        run([sys.executable, "bench/populate.py", "--slug", SLUG,
-             "--replies", str(args.replies), "--sessions", str(args.posters),
-             "--out", str(sessions_file)], env)  # fmt: skip
+        run(
+            [
+                sys.executable,
+                "bench/populate.py",
+                "--slug",
+                SLUG,
+                "--replies",
+                str(args.replies),
+                "--sessions",
+                str(args.posters),
+                "--out",
+                str(sessions_file),
+            ],
+            env,
+        )
         sessions = json.loads(sessions_file.read_text())
         last = math.ceil(args.replies / PER_PAGE)
         pages = [  # (name, path, signed in)
@@ -272,11 +300,15 @@ def say(message: str) -> None:
 
 def report(results, args, seconds, errors, acked, lost, duplicated) -> None:
     bare = results[0].rps
-    print(f"\nStandpoint benchmark: {args.replies:,} replies, gunicorn {args.workers} "
-          f"sync workers, wrk {args.connections} connections x {args.duration} s, "
-          f"{os.cpu_count()} cores\n")  # fmt: skip
-    print("| page | req/s | p50 ms | p99 ms | errors | queries | uncached ms "
-          "| ratio to bare | target |")  # fmt: skip
+    print(
+        f"\nStandpoint benchmark: {args.replies:,} replies, gunicorn {args.workers} "
+        f"sync workers, wrk {args.connections} connections x {args.duration} s, "
+        f"{os.cpu_count()} cores\n"
+    )
+    print(
+        "| page | req/s | p50 ms | p99 ms | errors | queries | uncached ms "
+        "| ratio to bare | target |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     failed = False
     for r in results:
@@ -287,23 +319,29 @@ def report(results, args, seconds, errors, acked, lost, duplicated) -> None:
         mark = "" if target is None else f"≥ {target:.2f} {'ok' if ok else 'MISSED'}"
         queries = "" if r.queries is None else str(r.queries)
         cold = "" if r.cold_ms is None else f"{r.cold_ms:.1f}"
-        print(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-              f"{r.errors} | {queries} | {cold} | {ratio:.2f} | {mark} |")  # fmt: skip
+        print(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+            f"{r.errors} | {queries} | {cold} | {ratio:.2f} | {mark} |"
+        )
     rate = len(acked) / seconds
     ok = rate >= POSTING_TARGET and errors == 0 and lost == 0 and duplicated == 0
     failed |= not ok
-    print(f"\nPosting, {args.posters} clients: {len(acked)} replies in {seconds:.1f} s "
-          f"= {rate:,.0f} replies/s; errors {errors}, lost {lost}, duplicated "
-          f"{duplicated} (target ≥ {POSTING_TARGET:.0f}/s, 0 errors, 0 lost: "
-          f"{'ok' if ok else 'MISSED'})")  # fmt: skip
+    print(
+        f"\nPosting, {args.posters} clients: {len(acked)} replies in {seconds:.1f} s "
+        f"= {rate:,.0f} replies/s; errors {errors}, lost {lost}, duplicated "
+        f"{duplicated} (target ≥ {POSTING_TARGET:.0f}/s, 0 errors, 0 lost: "
+        f"{'ok' if ok else 'MISSED'})"
+    )
     by_name = {r.name: r for r in results}
     for who in ("anonymous", "signed in"):
         first = by_name[f"thread first page, {who}"].cold_ms
         last = by_name[f"thread last page, {who}"].cold_ms
         ok = last <= 1.5 * first
         failed |= not ok
-        print(f"Uncached last page / first page, {who}: {last / first:.2f} "
-              f"(target ≤ 1.5: {'ok' if ok else 'MISSED'})")  # fmt: skip
+        print(
+            f"Uncached last page / first page, {who}: {last / first:.2f} "
+            f"(target ≤ 1.5: {'ok' if ok else 'MISSED'})"
+        )
     print(
         "Queries and uncached ms: a render with empty caches (median of 7, "
         "in-process); a cached anonymous page issues 1 query, a signed-in one 4."

@@ -26,44 +26,104 @@ WIDTHS = {"1280": (1280, 900), "390": (390, 844)}
 # (user, disclosure, stances, body): the replies of the demonstration thread.
 HUMAN = {"authorship": "human", "affiliation": "none", "paid": "no", "conflict": "none"}
 REPLIES = [
-    ("ada", HUMAN, ["supports-ban-endangers-defenders"],
-     "I run a small incident-response team. The models found two bugs in our "
-     "firmware last month that we would have missed. **Defenders lose most here.**"),
-    ("ben", {**HUMAN, "authorship": "ai_assisted", "ai_model": "Claude",
-             "ai_maker": "Anthropic"},
-     ["supports-ban-endangers-defenders", "opposes-ban-justified-national-security"],
-     "The letter's point about asymmetry holds: attackers do not ask for a licence."),
-    ("chen", {**HUMAN, "affiliation": "Former export-control official",
-              "conflict": "declared", "conflict_parties": ["us-government"],
-              "conflict_details": "I worked on export rules until 2024."},
-     ["supports-ban-justified-national-security"],
-     "Export controls are blunt, but the government has seen things the public has not."),
-    ("eli", {**HUMAN, "affiliation": "Open-source maintainer"},
-     ["supports-rules-transparent-minimal", "supports-export-rules-cannot-stop-abusers"],
-     "Publish the criteria. Rules nobody can read cannot be followed or challenged."),
-    ("dana", {**HUMAN, "authorship": "ai_generated", "ai_model": "GPT-5",
-              "ai_maker": "OpenAI"},
-     ["opposes-ban-endangers-defenders"],
-     "Defenders have other tools. One model family is not the whole field."),
-    ("eli", {**HUMAN, "paid": "yes", "paid_by": "A security vendor"},
-     ["supports-ban-endangers-defenders"],
-     "Our customers asked for these models by name. Now they cannot have them."),
-    ("ada", HUMAN, ["opposes-ban-justified-national-security"],
-     "No public reason was given. That alone should worry everyone."),
-    ("fay", {**HUMAN, "authorship": "ai_polished", "ai_model": "DeepL Write",
-             "ai_maker": "DeepL", "affiliation": "University researcher"},
-     ["supports-ban-justified-national-security", "opposes-ban-endangers-defenders"],
-     "Dual-use risk is real; the open letter underrates it."),
-    ("chen", {**HUMAN, "affiliation": "Former export-control official",
-              "conflict": "declared", "conflict_parties": ["us-government"],
-              "conflict_details": "I worked on export rules until 2024."},
-     ["supports-ban-justified-national-security"],
-     "Rules for AI models will need a process that can act before harm is public."),
-    ("ben", {**HUMAN, "authorship": "ai_assisted", "ai_model": "Claude",
-             "ai_maker": "Anthropic"},
-     ["opposes-documenting-dangers-not-grounds-for-ban"],
-     "Documenting a danger is exactly when a regulator should look closer."),
-]  # fmt: skip
+    (
+        "ada",
+        HUMAN,
+        ["supports-ban-endangers-defenders"],
+        "I run a small incident-response team. The models found two bugs in our "
+        "firmware last month that we would have missed. **Defenders lose most here.**",
+    ),
+    (
+        "ben",
+        {
+            **HUMAN,
+            "authorship": "ai_assisted",
+            "ai_model": "Claude",
+            "ai_maker": "Anthropic",
+        },
+        ["supports-ban-endangers-defenders", "opposes-ban-justified-national-security"],
+        "The letter's point about asymmetry holds: attackers do not ask for a licence.",
+    ),
+    (
+        "chen",
+        {
+            **HUMAN,
+            "affiliation": "Former export-control official",
+            "conflict": "declared",
+            "conflict_parties": ["us-government"],
+            "conflict_details": "I worked on export rules until 2024.",
+        },
+        ["supports-ban-justified-national-security"],
+        "Export controls are blunt, but the government has seen things the public has not.",
+    ),
+    (
+        "eli",
+        {**HUMAN, "affiliation": "Open-source maintainer"},
+        [
+            "supports-rules-transparent-minimal",
+            "supports-export-rules-cannot-stop-abusers",
+        ],
+        "Publish the criteria. Rules nobody can read cannot be followed or challenged.",
+    ),
+    (
+        "dana",
+        {
+            **HUMAN,
+            "authorship": "ai_generated",
+            "ai_model": "GPT-5",
+            "ai_maker": "OpenAI",
+        },
+        ["opposes-ban-endangers-defenders"],
+        "Defenders have other tools. One model family is not the whole field.",
+    ),
+    (
+        "eli",
+        {**HUMAN, "paid": "yes", "paid_by": "A security vendor"},
+        ["supports-ban-endangers-defenders"],
+        "Our customers asked for these models by name. Now they cannot have them.",
+    ),
+    (
+        "ada",
+        HUMAN,
+        ["opposes-ban-justified-national-security"],
+        "No public reason was given. That alone should worry everyone.",
+    ),
+    (
+        "fay",
+        {
+            **HUMAN,
+            "authorship": "ai_polished",
+            "ai_model": "DeepL Write",
+            "ai_maker": "DeepL",
+            "affiliation": "University researcher",
+        },
+        ["supports-ban-justified-national-security", "opposes-ban-endangers-defenders"],
+        "Dual-use risk is real; the open letter underrates it.",
+    ),
+    (
+        "chen",
+        {
+            **HUMAN,
+            "affiliation": "Former export-control official",
+            "conflict": "declared",
+            "conflict_parties": ["us-government"],
+            "conflict_details": "I worked on export rules until 2024.",
+        },
+        ["supports-ban-justified-national-security"],
+        "Rules for AI models will need a process that can act before harm is public.",
+    ),
+    (
+        "ben",
+        {
+            **HUMAN,
+            "authorship": "ai_assisted",
+            "ai_model": "Claude",
+            "ai_maker": "Anthropic",
+        },
+        ["opposes-documenting-dangers-not-grounds-for-ban"],
+        "Documenting a danger is exactly when a regulator should look closer.",
+    ),
+]
 
 
 def populate() -> None:
@@ -83,33 +143,47 @@ def populate() -> None:
         users[name] = get_user_model().objects.create_user(name, password=PASSWORD)
     services.user_make_moderator(user=users["moderator"])
     posts = []
-    for i, (name, disclosure, stances, body) in enumerate(REPLIES):
-        disclosure = dict(disclosure)
-        parties = topic.parties.filter(slug__in=disclosure.pop("conflict_parties", []))
+    for i, (name, answers, stances, body) in enumerate(REPLIES):
+        answers = dict(answers)
+        parties = topic.parties.filter(slug__in=answers.pop("conflict_parties", []))
+        disclosure = services.DisclosureAnswers(**answers, conflict_parties=parties)
         posts.append(
             services.post_create(
-                topic=topic, author=users[name], body=body, attested=True,
+                topic=topic,
+                author=users[name],
+                body=body,
+                attested=True,
                 stances=Stance.objects.filter(slug__in=stances, position__topic=topic),
-                tags=["exploits"] if i % 3 == 0 else [], conflict_parties=parties,
-                parent=posts[0] if i == 5 else None, passage=2 if i == 2 else None,
-                **disclosure,
+                tags=["exploits"] if i % 3 == 0 else [],
+                parent=posts[0] if i == 5 else None,
+                passage=2 if i == 2 else None,
+                disclosure=disclosure,
             )
-        )  # fmt: skip
+        )
     spam = services.post_create(
-        topic=topic, author=users["eli"], body="Buy cheap exploits here!",
+        topic=topic,
+        author=users["eli"],
+        body="Buy cheap exploits here!",
         stances=Stance.objects.filter(slug="supports-ban-endangers-defenders"),
-        attested=True, **HUMAN,
-    )  # fmt: skip
+        attested=True,
+        disclosure=services.DisclosureAnswers(**HUMAN),
+    )
     services.posts_set_status(
-        posts=Post.objects.filter(pk=spam.pk), status=PostStatus.HIDDEN,
-        actor=users["moderator"], reason="Advertising.",
-    )  # fmt: skip
+        posts=Post.objects.filter(pk=spam.pk),
+        status=PostStatus.HIDDEN,
+        actor=users["moderator"],
+        reason="Advertising.",
+    )
     first = posts[0]
     services.post_edit(
-        post=first, editor=users["ada"], attested=True, reason="",
+        post=first,
+        editor=users["ada"],
+        attested=True,
+        reason="",
         body=first.body + "\n\nEdited: the second bug was in a VPN appliance.",
-        stances=first.stances.all(), **HUMAN,
-    )  # fmt: skip
+        stances=first.stances.all(),
+        disclosure=services.DisclosureAnswers(**HUMAN),
+    )
 
 
 def free_port() -> int:
@@ -122,12 +196,15 @@ PAGES = [
     ("home", "/", None),
     ("thread", f"/t/{SLUG}/", None),
     ("stance-map", f"/t/{SLUG}/", "#positions-title"),
-    ("filtered", f"/t/{SLUG}/?stance=supports-ban-endangers-defenders&written=human",
-     "#replies-title"),
+    (
+        "filtered",
+        f"/t/{SLUG}/?stance=supports-ban-endangers-defenders&written=human",
+        "#replies-title",
+    ),
     ("moderation-log", "/moderation/", None),
     ("profile", "/u/ada/", None),
     ("history", "/p/1/history/", None),
-]  # fmt: skip
+]
 
 
 def photograph(page, base: str, name: str) -> None:
@@ -159,9 +236,15 @@ def shoot(base: str, out: Path, dark: bool) -> list[Path]:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         for label, (width, height) in WIDTHS.items():
             context = browser.new_context(
                 viewport={"width": width, "height": height},
@@ -201,15 +284,21 @@ def main() -> None:
             "RATE_LIMIT_LOGIN": "off",
         }
         python, manage = sys.executable, str(ROOT / "manage.py")
-        for argv in ([python, manage, "migrate", "-v0"], [python, manage, "seed", "-v0"],
-                     [python, __file__, "--populate"]):  # fmt: skip
+        for argv in (
+            [python, manage, "migrate", "-v0"],
+            [python, manage, "seed", "-v0"],
+            [python, __file__, "--populate"],
+        ):
             subprocess.run(argv, cwd=ROOT, env=env, check=True)
         port = free_port()
         log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115 - lives as long as the server
         server = subprocess.Popen(
             [python, manage, "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):

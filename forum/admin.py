@@ -6,12 +6,9 @@ written to the moderation log, which nothing here can change or delete.
 
 from functools import wraps
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Case, Count, Max, Prefetch, Q, Value, When
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -21,8 +18,15 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from . import services
-from .forms import PostAdminForm, ReasonForm, check
+from .forms import (
+    PartyFormSet,
+    PostAdminForm,
+    ReasonForm,
+    SuspensionForm,
+    TopicAdminForm,
+)
 from .models import (
+    DISCLOSURE_FIELDS,
     ModerationAction,
     Party,
     Position,
@@ -100,8 +104,18 @@ class RevisionInline(admin.TabularInline):
     """A post's versions, read-only: services append them, nothing edits them."""
 
     model = PostRevision
-    fields = ["number", "created", "editor", "reason", "downgrade", "authorship",
-              "affiliation", "paid", "conflict", "redacted_reason"]  # fmt: skip
+    fields = [
+        "number",
+        "created",
+        "editor",
+        "reason",
+        "downgrade",
+        "authorship",
+        "affiliation",
+        "paid",
+        "conflict",
+        "redacted_reason",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -122,25 +136,6 @@ class StanceListFilter(admin.RelatedOnlyFieldListFilter):
         self.title = "stance"
 
 
-class PartyFormSet(forms.BaseInlineFormSet):
-    def clean(self):
-        """Keep parties a declared conflict names: deleting one would strip it silently."""
-        super().clean()
-        for form in self.deleted_forms:
-            party = form.instance
-            if party.pk and (
-                party.post_conflicts.exists()
-                or party.topic_conflicts.exists()
-                or party.positionproposal_conflicts.exists()
-            ):
-                raise ValidationError(
-                    "“%(party)s” is named in declared conflicts of interest, so it "
-                    "cannot be deleted; rename it instead.",
-                    code="party_in_use",
-                    params={"party": party},
-                )
-
-
 class PartyInline(admin.TabularInline):
     model = Party
     formset = PartyFormSet
@@ -153,45 +148,6 @@ class PositionInline(admin.StackedInline):
     extra = 0
     prepopulated_fields = {"slug": ["claim"]}
     fields = ["claim", "slug", "summary", "quote", "order"]
-
-
-class TopicAdminForm(forms.ModelForm):
-    """Holds the article's own disclosure to the rules every post meets."""
-
-    source_url = forms.URLField(
-        label="Source URL", required=False, assume_scheme="https"
-    )
-
-    class Meta:
-        model = Topic
-        fields = [
-            "title", "slug", "lede", "is_locked", "is_pinned", "created", "body",
-            "source_publication", "source_url", "source_date", "disclosure_statement",
-            "authorship", "ai_model", "ai_maker", "affiliation", "paid", "paid_by",
-            "conflict", "conflict_parties", "conflict_details",
-        ]  # fmt: skip
-        widgets = {"conflict_parties": forms.CheckboxSelectMultiple}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Only this topic's parties; a new topic has none until it is saved once.
-        self.fields["conflict_parties"].queryset = Party.objects.filter(
-            topic_id=self.instance.pk
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        disclosure = {
-            name: cleaned.get(name) or "" for name in services.DISCLOSURE_TEXT_FIELDS
-        }
-        check(
-            self,
-            services.validate_disclosure,
-            topic=self.instance,
-            conflict_parties=cleaned.get("conflict_parties") or [],
-            **disclosure,
-        )
-        return cleaned
 
 
 @admin.register(Topic)
@@ -227,31 +183,26 @@ class TopicAdmin(admin.ModelAdmin):
                     "source_date",
                 ]
             },
-        ),  # fmt: skip
+        ),
         (
             "The article's disclosure",
-            {
-                "fields": [
-                    "disclosure_statement",
-                    "authorship",
-                    "ai_model",
-                    "ai_maker",
-                    "affiliation",
-                    "paid",
-                    "paid_by",
-                    "conflict",
-                    "conflict_parties",
-                    "conflict_details",
-                ]
-            },
-        ),  # fmt: skip
+            {"fields": ["disclosure_statement", *DISCLOSURE_FIELDS]},
+        ),
     ]
 
+    def save_model(self, request, obj, form, change):
+        services.topic_save(topic=obj, disclosure=form.disclosure())
+
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        for position in form.instance.positions.all():
-            services.position_sync_stances(position=position)
-        services.topics_refresh(topic_ids=[form.instance.pk])
+        # topic_save set the conflict parties; the inlines' parts go through
+        # the service too, which gives each position its stances.
+        for formset in formsets:
+            formset.save(commit=False)
+            services.topic_save_parts(
+                topic=form.instance,
+                saved=[*formset.new_objects, *(o for o, _ in formset.changed_objects)],
+                deleted=formset.deleted_objects,
+            )
 
     def get_readonly_fields(self, request, obj=None):
         # Locking and pinning are logged actions with reasons, not form edits.
@@ -284,9 +235,16 @@ class TopicAdmin(admin.ModelAdmin):
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
     list_display = [
-        "id", "excerpt", "topic", "author", "stance_list", "authorship",
-        "review_state", "status", "created",
-    ]  # fmt: skip
+        "id",
+        "excerpt",
+        "topic",
+        "author",
+        "stance_list",
+        "authorship",
+        "review_state",
+        "status",
+        "created",
+    ]
     list_filter = [
         "status",
         "review_state",
@@ -296,11 +254,29 @@ class PostAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["topic", "author"]
     search_fields = ["body", "author__username"]
-    readonly_fields = ["topic", "author", "parent", "status", "hidden_reason",
-                       "review_state", "review_note", "reviewed_at", "amended",
-                       "body_html", "attested_at", "created", "edited"]  # fmt: skip
-    actions = ["hide_posts", "restore_posts", "verify_disclosures",
-               "dispute_disclosures", "correct_disclosures", "clear_reviews"]  # fmt: skip
+    readonly_fields = [
+        "topic",
+        "author",
+        "parent",
+        "status",
+        "hidden_reason",
+        "review_state",
+        "review_note",
+        "reviewed_at",
+        "amended",
+        "body_html",
+        "attested_at",
+        "created",
+        "edited",
+    ]
+    actions = [
+        "hide_posts",
+        "restore_posts",
+        "verify_disclosures",
+        "dispute_disclosures",
+        "correct_disclosures",
+        "clear_reviews",
+    ]
     inlines = [RevisionInline]
     date_hierarchy = "created"
 
@@ -323,27 +299,34 @@ class PostAdmin(admin.ModelAdmin):
     def stance_list(self, post):
         return "; ".join(stance.name for stance in post.stances.all())
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        return type(form.__name__, (form,), {"editor": request.user})
+    def has_change_permission(self, request, obj=None):
+        # A moderator edits their own posts on the site, where they re-attest
+        # the disclosure; here they read them.
+        if obj is not None and obj.author_id == request.user.pk:
+            return False
+        return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         # The form put the new values on `obj`; post_edit reads the stored post.
+        data = form.cleaned_data
+        services.post_edit(
+            post=obj,
+            editor=request.user,
+            body=data["body"],
+            stances=data["stances"],
+            tags=data["tags"],
+            disclosure=form.disclosure(),
+            reason=data["reason"],
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A refusal post_edit raises (only a change made meanwhile gets past the
+        form's checks) rolls the save back and comes back as a message."""
         try:
-            services.post_edit(post=obj, editor=request.user, **form.edit())
+            return super().changeform_view(request, object_id, form_url, extra_context)
         except ValidationError as exc:
-            # Only a change made meanwhile gets here: the form ran the same checks.
-            request.edit_refused = exc
-
-    def log_change(self, request, obj, message):
-        if not hasattr(request, "edit_refused"):
-            super().log_change(request, obj, message)
-
-    def response_change(self, request, obj):
-        if refused := getattr(request, "edit_refused", None):
-            self.message_user(request, " ".join(refused.messages), messages.ERROR)
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
 
     def save_related(self, request, form, formsets, change):
         # post_edit already wrote the stances, tags and parties; the revisions
@@ -356,13 +339,19 @@ class PostAdmin(admin.ModelAdmin):
             posts=queryset, state=state, actor=request.user, note=note
         )
 
-    @with_reason("Verify the disclosures of selected posts", "disclosure(s) verified",
-                 guidance=EVIDENCE_RULE)  # fmt: skip
+    @with_reason(
+        "Verify the disclosures of selected posts",
+        "disclosure(s) verified",
+        guidance=EVIDENCE_RULE,
+    )
     def verify_disclosures(self, request, queryset, note):
         return self._review(request, queryset, note, ReviewState.VERIFIED)
 
-    @with_reason("Dispute the disclosures of selected posts", "disclosure(s) disputed",
-                 guidance=EVIDENCE_RULE)  # fmt: skip
+    @with_reason(
+        "Dispute the disclosures of selected posts",
+        "disclosure(s) disputed",
+        guidance=EVIDENCE_RULE,
+    )
     def dispute_disclosures(self, request, queryset, note):
         return self._review(request, queryset, note, ReviewState.DISPUTED)
 
@@ -423,8 +412,14 @@ class ReadOnlyWithActions(ReadOnly):
 class PostRevisionAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     """Posts' versions: read here; an earlier one's text can be taken out of public view."""
 
-    list_display = ["__str__", "post_excerpt", "editor", "created", "downgrade",
-                    "redacted_at"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "post_excerpt",
+        "editor",
+        "created",
+        "downgrade",
+        "redacted_at",
+    ]
     list_filter = ["downgrade", ("redacted_at", admin.EmptyFieldListFilter)]
     list_select_related = ["post", "editor"]
     search_fields = ["=post__id", "body"]
@@ -474,8 +469,15 @@ class StanceAdmin(ReadOnly, admin.ModelAdmin):
 
 class ReportInline(admin.TabularInline):
     model = Report
-    fields = ["reason", "note", "reporter", "created", "status", "resolved_by",
-              "resolved_at"]  # fmt: skip
+    fields = [
+        "reason",
+        "note",
+        "reporter",
+        "created",
+        "status",
+        "resolved_by",
+        "resolved_at",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -494,16 +496,35 @@ class ReportInline(admin.TabularInline):
 class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     """Posts with reports, open ones first, each with its text, disclosure and reasons."""
 
-    list_display = ["id", "post_and_disclosure", "open_reports", "reasons", "topic",
-                    "author", "status", "latest_report"]  # fmt: skip
+    list_display = [
+        "id",
+        "post_and_disclosure",
+        "open_reports",
+        "reasons",
+        "topic",
+        "author",
+        "status",
+        "latest_report",
+    ]
     list_filter = ["status", "topic"]
     search_fields = ["body", "author__username"]
-    fields = ["topic", "author", "status", "hidden_reason", "disclosure", "text",
-              "created"]  # fmt: skip
+    fields = [
+        "topic",
+        "author",
+        "status",
+        "hidden_reason",
+        "disclosure",
+        "text",
+        "created",
+    ]
     readonly_fields = [*fields]
     inlines = [ReportInline]
-    actions = ["dismiss_reports", "hide_reported_posts", "dispute_disclosures",
-               "verify_disclosures"]  # fmt: skip
+    actions = [
+        "dismiss_reports",
+        "hide_reported_posts",
+        "dispute_disclosures",
+        "verify_disclosures",
+    ]
 
     def get_queryset(self, request):
         # Not super(): it orders by get_ordering(), before these annotations exist.
@@ -589,54 +610,24 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
         "report(s) dismissed and the disclosures verified",
         guidance=EVIDENCE_RULE,
     )
-    @transaction.atomic
     def verify_disclosures(self, request, queryset, reason):
-        closed = self._resolve(request, queryset, reason, ReportStatus.DISMISSED)
-        services.posts_review(
-            posts=queryset, state=ReviewState.VERIFIED, actor=request.user, note=reason
+        return services.reports_dismiss_and_verify(
+            posts=queryset, actor=request.user, reason=reason
         )
-        return closed
-
-
-class SuspensionForm(forms.ModelForm):
-    """Names the user by username: moderators have no rights to browse accounts."""
-
-    username = forms.CharField(max_length=150)
-
-    class Meta:
-        model = Suspension
-        fields = ["until", "reason"]
-
-    def clean_username(self):
-        username = self.cleaned_data["username"]
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise ValidationError(
-                "There is no user called “%(name)s”.",
-                code="user_missing",
-                params={"name": username},
-            )
-        return user
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("username") and cleaned.get("until"):
-            try:
-                services.validate_suspension(
-                    user=cleaned["username"], until=cleaned["until"]
-                )
-            except ValidationError as exc:
-                for name, errors in exc.error_dict.items():
-                    # The service names the user; this form asks for a username.
-                    self.add_error("username" if name == "user" else name, errors)
-        return cleaned
 
 
 @admin.register(Suspension)
 class SuspensionAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     form = SuspensionForm
-    list_display = ["user", "until", "is_active", "reason", "created_by", "created",
-                    "lifted_at"]  # fmt: skip
+    list_display = [
+        "user",
+        "until",
+        "is_active",
+        "reason",
+        "created_by",
+        "created",
+        "lifted_at",
+    ]
     list_select_related = ["user", "created_by"]
     search_fields = ["user__username", "reason"]
     actions = ["lift_suspensions"]
@@ -648,8 +639,15 @@ class SuspensionAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["username", "until", "reason"]
-        return ["user", "until", "reason", "created_by", "created", "lifted_at",
-                "lifted_by"]  # fmt: skip
+        return [
+            "user",
+            "until",
+            "reason",
+            "created_by",
+            "created",
+            "lifted_at",
+            "lifted_by",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.get_fields(request, obj)
@@ -682,8 +680,20 @@ class PositionProposalAdmin(ReadOnlyWithActions, admin.ModelAdmin):
     list_filter = ["status", "topic"]
     list_select_related = ["topic", "author"]
     search_fields = ["claim", "summary", "author__username"]
-    fields = ["topic", "author", "claim", "summary", "quote", "disclosure", "status",
-              "created", "decided_by", "decided_at", "decision_reason", "position"]  # fmt: skip
+    fields = [
+        "topic",
+        "author",
+        "claim",
+        "summary",
+        "quote",
+        "disclosure",
+        "status",
+        "created",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "position",
+    ]
     readonly_fields = [*fields]
     actions = ["approve_proposals", "reject_proposals"]
 

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
@@ -11,6 +12,7 @@ from taggit.utils import edit_string_for_tags, parse_tags
 
 from . import limits
 from .models import (
+    DISCLOSURE_FIELDS,
     REASON_MAX_LENGTH,
     Authorship,
     DisclosureDefaults,
@@ -20,20 +22,24 @@ from .models import (
     Post,
     Report,
     Stance,
+    Suspension,
     Ties,
     Topic,
     Written,
 )
 from .services import (
-    DISCLOSURE_TEXT_FIELDS,
+    EDIT_UNCHANGED,
+    DisclosureAnswers,
     validate_defaults,
     validate_disclosure,
     validate_keywords,
     validate_parent,
+    validate_party_removal,
     validate_passage,
     validate_proposal,
     validate_report,
     validate_stances,
+    validate_suspension,
 )
 
 
@@ -68,13 +74,35 @@ def keywords_as_spelled(names: list[str]) -> list[str]:
     return list(spelled.values())
 
 
-DISCLOSURE_FORM_FIELDS = [
-    "authorship", "ai_model", "ai_maker", "affiliation", "paid", "paid_by",
-    "conflict", "conflict_parties", "conflict_details",
-]  # fmt: skip
+class InputForm(forms.ModelForm):
+    """A ModelForm that takes its fields from the model and never builds a row.
+
+    The service that writes builds the real object and runs full_clean() on
+    it, inside its transaction. Here Django would also check the model's
+    constraints on a half-built instance, one query each, and repeat in the
+    model's words what clean() already said; this copies the values onto the
+    instance (the admin reads them back) and stops there.
+    """
+
+    def _post_clean(self):
+        self.instance = construct_instance(self, self.instance, self._meta.fields)
 
 
-class DisclosureForm(forms.ModelForm):
+class DisclosureChecks:
+    """For ModelForms with the disclosure's fields and a `topic`: its rules, and its answers."""
+
+    def clean(self):
+        cleaned = super().clean()
+        answers = DisclosureAnswers.from_mapping(cleaned)
+        check(self, validate_disclosure, topic=self.topic, disclosure=answers)
+        return cleaned
+
+    def disclosure(self) -> DisclosureAnswers:
+        """The cleaned answers, as the services take them."""
+        return DisclosureAnswers.from_mapping(self.cleaned_data)
+
+
+class DisclosureForm(DisclosureChecks, InputForm):
     """The disclosure every contribution carries (replies, proposed positions), attested."""
 
     attest = forms.BooleanField(
@@ -94,10 +122,7 @@ class DisclosureForm(forms.ModelForm):
             "conflict_parties": forms.CheckboxSelectMultiple,
             "conflict_details": forms.Textarea(attrs={"rows": 2}),
         }
-        labels = {
-            "authorship": "How it was written",
-            "conflict_parties": "Parties of this debate you are tied to",
-        }
+        labels = dict(DISCLOSURE_FIELDS)
         help_texts = {
             "authorship": "AI-polished: it only corrected language or translated. "
             "AI-assisted: it drafted or suggested parts, and you edited it all. "
@@ -135,29 +160,6 @@ class DisclosureForm(forms.ModelForm):
             # Radio buttons with no blank option: nothing is pre-chosen for the author.
             self.fields[name].choices = self.fields[name].choices[1:]
 
-    def clean(self):
-        cleaned = super().clean()
-        disclosure = {name: cleaned.get(name) or "" for name in DISCLOSURE_TEXT_FIELDS}
-        check(
-            self,
-            validate_disclosure,
-            topic=self.topic,
-            conflict_parties=cleaned.get("conflict_parties") or [],
-            **disclosure,
-        )
-        return cleaned
-
-    def _post_clean(self):
-        # Only copy the values onto the instance: the services run full_clean() on
-        # the real object, and the model's messages would repeat clean()'s.
-        self.instance = construct_instance(self, self.instance, self._meta.fields)
-
-    def disclosure(self) -> dict:
-        """The cleaned disclosure, as keyword arguments for the services."""
-        data = {name: self.cleaned_data[name] for name in DISCLOSURE_TEXT_FIELDS}
-        data["conflict_parties"] = list(self.cleaned_data["conflict_parties"])
-        return data
-
 
 class PostForm(DisclosureForm):
     """A reply: what it says, where it stands, and its author's disclosure."""
@@ -187,7 +189,7 @@ class PostForm(DisclosureForm):
 
     class Meta(DisclosureForm.Meta):
         model = Post
-        fields = ["body", *DISCLOSURE_FORM_FIELDS]
+        fields = ["body", *DISCLOSURE_FIELDS]
         widgets = {
             **DisclosureForm.Meta.widgets,
             "body": forms.Textarea(attrs={"rows": 8}),
@@ -258,7 +260,7 @@ class ProposalForm(DisclosureForm):
 
     class Meta(DisclosureForm.Meta):
         model = PositionProposal
-        fields = ["claim", "summary", "quote", *DISCLOSURE_FORM_FIELDS]
+        fields = ["claim", "summary", "quote", *DISCLOSURE_FIELDS]
         widgets = {
             **DisclosureForm.Meta.widgets,
             "summary": forms.Textarea(attrs={"rows": 3}),
@@ -294,7 +296,7 @@ class ProposalForm(DisclosureForm):
         return cleaned
 
 
-class ReportForm(forms.ModelForm):
+class ReportForm(InputForm):
     class Meta:
         model = Report
         fields = ["reason", "note"]
@@ -329,25 +331,6 @@ class ReportForm(forms.ModelForm):
             )
         return cleaned
 
-    def _post_clean(self):
-        # The service builds the report; the model's checks would repeat clean()'s.
-        pass
-
-
-class ReasonForm(forms.Form):
-    """The public reason a moderator gives on an admin action's confirmation page."""
-
-    reason = forms.CharField(
-        label="Public reason",
-        max_length=REASON_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown in the public moderation log (and, for a hidden post, in "
-        "its place in the thread).",
-        error_messages={
-            "required": "Give a reason: the public moderation log shows it."
-        },
-    )
-
 
 class ModerationLogFilterForm(forms.Form):
     topic = forms.ModelChoiceField(
@@ -376,14 +359,14 @@ class PostEditForm(PostForm):
     parent = None
     passage = None
 
-    def __init__(self, *args, editor, **kwargs):
+    def __init__(self, *args, by_moderator: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.editor = editor
+        self.by_moderator = by_moderator
         self.initial["stances"] = [s.slug for s in self.instance.stances.all()]
         self.initial["conflict_parties"] = [
             p.slug for p in self.instance.conflict_parties.all()
         ]
-        if self.by_moderator:
+        if by_moderator:
             # The attestation is the author's; a moderator answers for the edit
             # with a public reason, which the moderation log shows.
             self.fields.pop("attest", None)
@@ -397,10 +380,6 @@ class PostEditForm(PostForm):
                 "Give a reason: the public moderation log shows it."
             )
 
-    @property
-    def by_moderator(self) -> bool:
-        return self.editor.pk != self.instance.author_id
-
     def clean(self):
         cleaned = super().clean()
         edited = [
@@ -411,45 +390,11 @@ class PostEditForm(PostForm):
         ):
             edited.remove("tags")  # the same keywords in another order
         if not self.errors and not edited:
-            raise ValidationError(
-                "Nothing has changed: edit the text, stances, tags or disclosure first.",
-                code="unchanged",
-            )
+            raise ValidationError(EDIT_UNCHANGED, code="unchanged")
         return cleaned
 
-    def edit(self) -> dict:
-        """The cleaned edit, as keyword arguments for services.post_edit."""
-        data = self.cleaned_data
-        return {
-            "body": data["body"], "stances": data["stances"], "tags": data["tags"],
-            "reason": data["reason"], "attested": data.get("attest", False),
-            **self.disclosure(),
-        }  # fmt: skip
 
-
-class PostAdminForm(PostEditForm):
-    """The admin's edit form: a moderator's edit, under the same rules.
-
-    Status and review are not here: they are actions that ask for a reason.
-    """
-
-    attest = None
-    editor = None  # PostAdmin.get_form sets the moderator for each request.
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("editor", self.editor)
-        super().__init__(*args, **kwargs)
-
-    def clean(self):
-        if not self.by_moderator:
-            raise ValidationError(
-                "Edit your own posts on the site, where you confirm your disclosure.",
-                code="own_post",
-            )
-        return super().clean()
-
-
-class DefaultsForm(forms.ModelForm):
+class DefaultsForm(InputForm):
     """A reader's default disclosure answers: all optional, each still confirmed per post."""
 
     class Meta:
@@ -477,10 +422,6 @@ class DefaultsForm(forms.ModelForm):
         values = {name: cleaned.get(name) or "" for name in self.Meta.fields}
         check(self, validate_defaults, **values)
         return cleaned
-
-    def _post_clean(self):
-        # The service appends a new row; this form never saves the old one.
-        pass
 
 
 class ThreadFilterForm(forms.Form):
@@ -658,3 +599,112 @@ class SignInForm(ThrottledSignIn, AuthenticationForm):
 
 class AdminSignInForm(ThrottledSignIn, AdminAuthenticationForm):
     pass
+
+
+# The admin's forms: the same rules, through the same validators.
+
+
+class ReasonForm(forms.Form):
+    """The public reason a moderator gives on an admin action's confirmation page."""
+
+    reason = forms.CharField(
+        label="Public reason",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown in the public moderation log (and, for a hidden post, in "
+        "its place in the thread).",
+        error_messages={
+            "required": "Give a reason: the public moderation log shows it."
+        },
+    )
+
+
+class PostAdminForm(PostEditForm):
+    """The admin's edit form: a moderator's edit, under the same rules.
+
+    Status and review are not here: they are actions that ask for a reason.
+    A moderator's own posts are edited on the site (PostAdmin lets them read).
+    """
+
+    attest = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, by_moderator=True, **kwargs)
+
+
+class TopicAdminForm(DisclosureChecks, forms.ModelForm):
+    """A topic's change form: its article's own disclosure meets the rules every post does."""
+
+    source_url = forms.URLField(
+        label="Source URL", required=False, assume_scheme="https"
+    )
+
+    class Meta:
+        model = Topic
+        fields = [
+            "title",
+            "slug",
+            "lede",
+            "is_locked",
+            "is_pinned",
+            "created",
+            "body",
+            "source_publication",
+            "source_url",
+            "source_date",
+            "disclosure_statement",
+            *DISCLOSURE_FIELDS,
+        ]
+        widgets = {"conflict_parties": forms.CheckboxSelectMultiple}
+        labels = dict(DISCLOSURE_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only this topic's parties; a new topic has none until it is saved once.
+        self.fields["conflict_parties"].queryset = Party.objects.filter(
+            topic_id=self.instance.pk
+        )
+
+    @property
+    def topic(self) -> Topic:
+        return self.instance
+
+
+class PartyFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk:
+                validate_party_removal(party=form.instance)
+
+
+class SuspensionForm(forms.ModelForm):
+    """Names the user by username: moderators have no rights to browse accounts."""
+
+    username = forms.CharField(max_length=150)
+
+    class Meta:
+        model = Suspension
+        fields = ["until", "reason"]
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise ValidationError(
+                "There is no user called “%(name)s”.",
+                code="user_missing",
+                params={"name": username},
+            )
+        return user
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("username") and cleaned.get("until"):
+            try:
+                validate_suspension(user=cleaned["username"], until=cleaned["until"])
+            except ValidationError as exc:
+                for name, errors in exc.error_dict.items():
+                    # The service names the user; this form asks for a username.
+                    self.add_error("username" if name == "user" else name, errors)
+        return cleaned

@@ -47,8 +47,9 @@ def versions(
     else:
         revisions = list(
             post.revisions.filter(number__gte=shown[0] - 1, number__lte=shown[-1])
-            .select_related("editor").order_by("number")
-        )  # fmt: skip
+            .select_related("editor")
+            .order_by("number")
+        )
     for revision in revisions:
         revision.post = post
         revision.text_removed = public and revision.is_redacted
@@ -82,14 +83,16 @@ def changes(revisions: list[PostRevision], first: int = 1) -> list[Change]:
         compare = before.body != after.body and not (
             before.text_removed or after.text_removed
         )
-        found.append(Change(
-            version=after,
-            text=text_diff(before.body, after.body) if compare else [],
-            after_removed=before.text_removed,
-            disclosure=disclosure_diff(before, after),
-            tags_added=[t for t in after.tags if t not in before.tags],
-            tags_removed=[t for t in before.tags if t not in after.tags],
-        ))  # fmt: skip
+        found.append(
+            Change(
+                version=after,
+                text=text_diff(before.body, after.body) if compare else [],
+                after_removed=before.text_removed,
+                disclosure=disclosure_diff(before, after),
+                tags_added=[t for t in after.tags if t not in before.tags],
+                tags_removed=[t for t in before.tags if t not in after.tags],
+            )
+        )
     return found
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Authorship, Post, PostRevision, Topic
+from .models import DISCLOSURE_FIELDS, Authorship, Post, PostRevision, Topic
 
 SCHEMA = "https://schema.org/"
 # Terms of our own, outside schema.org; a URN needs no host, so cached pages
@@ -30,23 +30,29 @@ DIGITAL_SOURCE_TYPES = {
 
 
 def disclosure_record(item: Post | Topic | PostRevision) -> dict:
-    """A disclosure's answers in plain values; parties by name, as readers see them."""
+    """A disclosure's answers in plain values; parties by name, as readers see them.
+
+    Every field of DISCLOSURE_FIELDS, in its order, each followed by what the
+    site derives from it.
+    """
     maker = item.maker_party
-    record = {
-        "authorship": item.authorship,
-        "authorship_label": item.get_authorship_display(),
-        "digital_source_type": DIGITAL_SOURCE_TYPES[item.authorship],
-        "ai_model": item.ai_model,
-        "ai_maker": item.ai_maker,
-        "ai_maker_is_party": maker is not None,
-        "ai_maker_party": maker.name if maker else None,
-        "affiliation": item.affiliation,
-        "paid": item.paid,
-        "paid_by": item.paid_by,
-        "conflict": item.conflict,
-        "conflict_parties": item.conflict_party_names,
-        "conflict_details": item.conflict_details,
+    derived = {
+        "authorship": {
+            "authorship_label": item.get_authorship_display(),
+            "digital_source_type": DIGITAL_SOURCE_TYPES[item.authorship],
+        },
+        "ai_maker": {
+            "ai_maker_is_party": maker is not None,
+            "ai_maker_party": maker.name if maker else None,
+        },
     }
+    record = {}
+    for name in DISCLOSURE_FIELDS:
+        if name == "conflict_parties":
+            record[name] = item.conflict_party_names
+        else:
+            record[name] = getattr(item, name)
+        record.update(derived.get(name, {}))
     if isinstance(item, Post):
         record["attested_at"] = _iso(item.attested_at)
         record["amended"] = item.amended
@@ -101,7 +107,7 @@ def post_document(post: Post, page: Page, revisions: list[PostRevision]) -> dict
             "slug": post.topic.slug,
             "title": post.topic.title,
             "url": post.topic.get_absolute_url(),
-        },  # fmt: skip
+        },
         "author": post.author.get_username(),
         "created": _iso(post.created),
         "edited": _iso(post.edited),

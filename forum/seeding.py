@@ -9,12 +9,45 @@ import datetime
 import hashlib
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
-from .models import Party, Position
-from .services import DISCLOSURE_TEXT_FIELDS, ArticleData, PartyData, PositionData
+from .models import DISCLOSURE_TEXT_FIELDS, Party, Position
 
 SLUG_RE = re.compile(r"^[-a-z0-9]+$")
+
+
+@dataclass(frozen=True)
+class PartyData:
+    slug: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PositionData:
+    slug: str
+    claim: str
+    summary: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class ArticleData:
+    """What a seed file says, checked for shape; services.topic_create_from_article writes it."""
+
+    slug: str
+    title: str
+    lede: str
+    body: str
+    source_publication: str
+    source_url: str
+    source_date: datetime.date | None
+    disclosure: dict[str, str]  # the text answers; parties by slug below
+    disclosure_statement: str
+    conflict_party_slugs: tuple[str, ...]
+    parties: tuple[PartyData, ...]
+    positions: tuple[PositionData, ...]
 
 
 class SeedError(ValueError):
@@ -109,8 +142,10 @@ class _Reader:
 
     def article(self) -> ArticleData:
         article, source, disclosure = (
-            self.table("article"), self.table("source"), self.table("disclosure")
-        )  # fmt: skip
+            self.table("article"),
+            self.table("source"),
+            self.table("disclosure"),
+        )
         text = self.text(article, "text", "article").lstrip("\n")
         expected = article.get("text_sha256")
         if expected and hashlib.sha256(text.encode()).hexdigest() != expected:
@@ -189,11 +224,13 @@ class _Reader:
                     f"parties.aliases may hold at most {limit} characters together",
                     "aliases =",
                 )
-            parties.append(PartyData(
-                slug=self.slug(row, "parties", model=Party),
-                name=self.text(row, "name", "parties", model=Party),
-                aliases=aliases,
-            ))  # fmt: skip
+            parties.append(
+                PartyData(
+                    slug=self.slug(row, "parties", model=Party),
+                    name=self.text(row, "name", "parties", model=Party),
+                    aliases=aliases,
+                )
+            )
         self.unique([p.slug for p in parties], "parties")
         return tuple(parties)
 

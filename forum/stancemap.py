@@ -171,7 +171,7 @@ def _segments(url: str, side: Side, band: str, choices, scale: int) -> list[Segm
             side.counts.get(band, {}).get(key, 0),
             f"{url}?{urlencode({'stance': side.slug, band: key})}",
             side.polarity,
-        )  # fmt: skip
+        )
         for key, label in choices.choices
     ]
     for segment, width in zip(

@@ -5,7 +5,7 @@ import itertools
 from django.contrib.auth import get_user_model
 
 from forum import services
-from forum.models import Party, Position, Stance, Topic
+from forum.models import DISCLOSURE_FIELDS, Party, Position, Stance, Topic
 
 _counter = itertools.count(1)
 
@@ -62,6 +62,24 @@ def stance(topic, slug="supports-ban-endangers-defenders"):
     return Stance.objects.get(position__topic=topic, slug=slug)
 
 
+def disclosure(**answers):
+    """A complete human-written disclosure with no ties, with `answers` changed."""
+    return services.DisclosureAnswers(**{**HUMAN_DISCLOSURE, **answers})
+
+
+def with_disclosure(arguments: dict, current: dict | None = None) -> dict:
+    """`arguments` with its disclosure answers gathered into `disclosure=`.
+
+    Answers not given come from `current`, or make a human-written disclosure.
+    """
+    arguments = dict(arguments)
+    answers = {
+        name: arguments.pop(name) for name in DISCLOSURE_FIELDS if name in arguments
+    }
+    arguments["disclosure"] = disclosure(**{**(current or {}), **answers})
+    return arguments
+
+
 def make_post(**overrides):
     """A reply made through `services.post_create`, the only way posts are made."""
     if "topic" not in overrides:
@@ -72,9 +90,8 @@ def make_post(**overrides):
     if "stances" not in overrides:
         overrides["stances"] = [stance(topic)]
     overrides.setdefault("body", "I have *views* on this.")
-    overrides = {**HUMAN_DISCLOSURE, **overrides}
     overrides.setdefault("attested", True)
-    return services.post_create(**overrides)
+    return services.post_create(**with_disclosure(overrides))
 
 
 def edit_post(post, *, editor=None, **changes):
@@ -84,11 +101,15 @@ def edit_post(post, *, editor=None, **changes):
     (and a `reason`) for a moderator's edit.
     """
     post = type(post).objects.get(pk=post.pk)
-    current = {name: getattr(post, name) for name in ("body", *HUMAN_DISCLOSURE)}
-    current["stances"] = list(post.stances.select_related("position"))
-    current["tags"] = list(post.tags.names())
+    current = {name: getattr(post, name) for name in HUMAN_DISCLOSURE}
     current["conflict_parties"] = list(post.conflict_parties.all())
+    arguments = {
+        "body": post.body,
+        "stances": list(post.stances.select_related("position")),
+        "tags": list(post.tags.names()),
+    }
     editor = editor or post.author
     if editor.pk == post.author_id:
-        current["attested"] = True
-    return services.post_edit(post=post, editor=editor, **{**current, **changes})
+        arguments["attested"] = True
+    arguments = with_disclosure({**arguments, **changes}, current)
+    return services.post_edit(post=post, editor=editor, **arguments)

@@ -106,8 +106,10 @@ def test_post_changelist_offers_topic_status_authorship_and_stance_filters(
     assert len(params["topic"]) == 2
     # Only stances some post carries are offered.
     used = [
-        stance(topic, ENDANGERS), stance(topic, JUSTIFIED), stance(other, ENDANGERS)
-    ]  # fmt: skip
+        stance(topic, ENDANGERS),
+        stance(topic, JUSTIFIED),
+        stance(other, ENDANGERS),
+    ]
     assert sorted(params["stance"]) == sorted(
         f"?stance_links__tag__id__exact={s.pk}" for s in used
     )
@@ -120,14 +122,28 @@ def test_post_changelist_offers_topic_status_authorship_and_stance_filters(
         (lambda topic: {"status__exact": "published"}, {"plain", "ai", "elsewhere"}),
         (lambda topic: {"authorship__exact": "ai_generated"}, {"ai"}),
         (lambda topic: {"topic__id__exact": topic.pk}, {"plain", "ai", "hidden"}),
-        (lambda topic: {"stance_links__tag__id__exact": stance(topic, JUSTIFIED).pk}, {"ai"}),
-        (lambda topic: {"topic__id__exact": topic.pk, "status__exact": "published"}, {"plain", "ai"}),
+        (
+            lambda topic: {"stance_links__tag__id__exact": stance(topic, JUSTIFIED).pk},
+            {"ai"},
+        ),
+        (
+            lambda topic: {"topic__id__exact": topic.pk, "status__exact": "published"},
+            {"plain", "ai"},
+        ),
         (lambda topic: {"q": "watches"}, {"hidden"}),
         (lambda topic: {"q": "grace"}, {"ai", "elsewhere"}),
     ],
-    ids=["hidden", "published", "authorship", "topic", "stance", "topic and status",
-         "search body", "search author"],
-)  # fmt: skip
+    ids=[
+        "hidden",
+        "published",
+        "authorship",
+        "topic",
+        "stance",
+        "topic and status",
+        "search body",
+        "search author",
+    ],
+)
 def test_post_changelist_filters_and_searches(staff, moderated, query, expected):
     topic, _, posts = moderated
 
@@ -181,9 +197,12 @@ def test_restore_posts_action_publishes_the_selected_posts(staff, moderated):
 
     response = staff.post(
         "/admin/forum/post/",
-        {"action": "restore_posts", "_selected_action": [posts["hidden"].pk],
-         "reason": "Not spam after all."},
-    )  # fmt: skip
+        {
+            "action": "restore_posts",
+            "_selected_action": [posts["hidden"].pk],
+            "reason": "Not spam after all.",
+        },
+    )
 
     assertRedirects(response, "/admin/forum/post/", fetch_redirect_response=False)
     restored = Post.objects.get(pk=posts["hidden"].pk)
@@ -207,9 +226,14 @@ def test_no_one_deletes_posts_in_the_admin_hiding_is_the_tool(staff, moderated):
         name for name, _ in response.context["action_form"].fields["action"].choices
     ]
     assert actions == [
-        "", "hide_posts", "restore_posts", "verify_disclosures", "dispute_disclosures",
-        "correct_disclosures", "clear_reviews",
-    ]  # fmt: skip
+        "",
+        "hide_posts",
+        "restore_posts",
+        "verify_disclosures",
+        "dispute_disclosures",
+        "correct_disclosures",
+        "clear_reviews",
+    ]
     assert (
         staff.get(f"/admin/forum/post/{posts['plain'].pk}/delete/").status_code == 403
     )
@@ -247,18 +271,36 @@ def test_post_change_form_breaking_a_disclosure_rule_is_refused(staff, moderated
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"stances": [ENDANGERS, NOT_ENDANGERS]}, "stances",
-         "A reply cannot both support and oppose “The ban endangers defenders”."),
-        ({"stances": []}, "stances", "Choose at least one stance: say where this reply stands."),
-        ({"conflict": "declared", "conflict_details": "Shares."}, "conflict_parties",
-         "Choose the party or parties your conflict of interest involves."),
+        (
+            {"stances": [ENDANGERS, NOT_ENDANGERS]},
+            "stances",
+            "A reply cannot both support and oppose “The ban endangers defenders”.",
+        ),
+        (
+            {"stances": []},
+            "stances",
+            "Choose at least one stance: say where this reply stands.",
+        ),
+        (
+            {"conflict": "declared", "conflict_details": "Shares."},
+            "conflict_parties",
+            "Choose the party or parties your conflict of interest involves.",
+        ),
         ({"paid": "yes"}, "paid_by", "Say who pays you, or will, to post on this."),
-        ({"affiliation": " "}, "affiliation",
-         "Give your relevant employer or organisation, or write “none”."),
+        (
+            {"affiliation": " "},
+            "affiliation",
+            "Give your relevant employer or organisation, or write “none”.",
+        ),
     ],
-    ids=["both polarities", "no stance", "conflict without party", "paid without payer",
-         "blank affiliation"],
-)  # fmt: skip
+    ids=[
+        "both polarities",
+        "no stance",
+        "conflict without party",
+        "paid without payer",
+        "blank affiliation",
+    ],
+)
 def test_post_change_form_applies_the_reply_rules(
     staff, moderated, changes, field, message
 ):
@@ -344,9 +386,16 @@ def test_locked_by_the_admin_a_topic_takes_no_replies(staff, topic):
 
     response = staff.post(
         f"/t/{topic.slug}/reply/",
-        {"body": "Late.", "stances": ENDANGERS, "authorship": "human",
-         "affiliation": "none", "paid": "no", "conflict": "none", "attest": "on"},
-    )  # fmt: skip
+        {
+            "body": "Late.",
+            "stances": ENDANGERS,
+            "authorship": "human",
+            "affiliation": "none",
+            "paid": "no",
+            "conflict": "none",
+            "attest": "on",
+        },
+    )
 
     assert response.status_code == 403
     assert not Post.objects.exists()

@@ -30,9 +30,18 @@ def poster(client, user):
 
 @pytest.mark.parametrize(
     "field",
-    ["body", "affiliation", "ai_model", "ai_maker", "paid_by", "conflict_details",
-     "tags", "stances", "conflict_parties"],
-)  # fmt: skip
+    [
+        "body",
+        "affiliation",
+        "ai_model",
+        "ai_maker",
+        "paid_by",
+        "conflict_details",
+        "tags",
+        "stances",
+        "conflict_parties",
+    ],
+)
 def test_nul_character_in_a_reply_is_a_form_error_and_stores_nothing(
     poster, topic, field
 ):

@@ -72,7 +72,8 @@ def reply(name, body, stance, **disclosure):
     author = get_user_model().objects.create_user(name, password="x-" + name)
     return services.post_create(
         topic=topic, author=author, body=body, attested=True,
-        stances=[Stance.objects.get(slug=stance)], **{**none, **human, **disclosure},
+        stances=[Stance.objects.get(slug=stance)],
+        disclosure=services.DisclosureAnswers(**{**none, **human, **disclosure}),
     )
 
 
@@ -127,9 +128,15 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 

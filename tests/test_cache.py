@@ -270,9 +270,11 @@ def test_a_moderators_reason_reaches_a_cached_tombstone(client, topic, moderator
     assert b"Hidden automatically" in client.get(topic.get_absolute_url()).content
 
     services.reports_resolve(
-        posts=Post.objects.filter(pk=post.pk), outcome="post_hidden",
-        actor=moderator, reason="Spam for watches.",
-    )  # fmt: skip
+        posts=Post.objects.filter(pk=post.pk),
+        outcome="post_hidden",
+        actor=moderator,
+        reason="Spam for watches.",
+    )
 
     page = client.get(topic.get_absolute_url()).content
     assert b"Hidden by moderators: Spam for watches." in page

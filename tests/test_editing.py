@@ -390,17 +390,57 @@ def test_edit_without_attestation_is_refused_at_the_field_and_text_kept(author, 
 
 
 REFUSED_EDITS = {
-    "no stance": ({"stances": []}, "stances", "Choose at least one stance: say where this reply stands."),
-    "contradictory stances": ({"stances": [ENDANGERS, NOT_ENDANGERS]}, "stances", "A reply cannot both support and oppose “The ban endangers defenders”."),
-    "AI without model": ({"authorship": "ai_assisted", "ai_maker": "Anthropic"}, "ai_model", "Name the AI model you used, e.g. “Claude”."),
-    "AI without maker": ({"authorship": "ai_generated", "ai_model": "Claude"}, "ai_maker", "Name the company or group that made the AI model, e.g. “Anthropic”."),
-    "paid without payer": ({"paid": "yes"}, "paid_by", "Say who pays you, or will, to post on this."),
-    "affiliation blank": ({"affiliation": "  "}, "affiliation", "Give your relevant employer or organisation, or write “none”."),
-    "conflict without parties": ({"conflict": "declared", "conflict_details": "I consult for them."}, "conflict_parties", "Choose the party or parties your conflict of interest involves."),
-    "conflict without details": ({"conflict": "declared", "conflict_parties": ["anthropic"]}, "conflict_details", "Describe the conflict of interest in a sentence or two."),
-    "party of another topic": ({"conflict": "declared", "conflict_parties": ["amazon"], "conflict_details": "I sell to them."}, "conflict_parties", CHOICE % "amazon"),
+    "no stance": (
+        {"stances": []},
+        "stances",
+        "Choose at least one stance: say where this reply stands.",
+    ),
+    "contradictory stances": (
+        {"stances": [ENDANGERS, NOT_ENDANGERS]},
+        "stances",
+        "A reply cannot both support and oppose “The ban endangers defenders”.",
+    ),
+    "AI without model": (
+        {"authorship": "ai_assisted", "ai_maker": "Anthropic"},
+        "ai_model",
+        "Name the AI model you used, e.g. “Claude”.",
+    ),
+    "AI without maker": (
+        {"authorship": "ai_generated", "ai_model": "Claude"},
+        "ai_maker",
+        "Name the company or group that made the AI model, e.g. “Anthropic”.",
+    ),
+    "paid without payer": (
+        {"paid": "yes"},
+        "paid_by",
+        "Say who pays you, or will, to post on this.",
+    ),
+    "affiliation blank": (
+        {"affiliation": "  "},
+        "affiliation",
+        "Give your relevant employer or organisation, or write “none”.",
+    ),
+    "conflict without parties": (
+        {"conflict": "declared", "conflict_details": "I consult for them."},
+        "conflict_parties",
+        "Choose the party or parties your conflict of interest involves.",
+    ),
+    "conflict without details": (
+        {"conflict": "declared", "conflict_parties": ["anthropic"]},
+        "conflict_details",
+        "Describe the conflict of interest in a sentence or two.",
+    ),
+    "party of another topic": (
+        {
+            "conflict": "declared",
+            "conflict_parties": ["amazon"],
+            "conflict_details": "I sell to them.",
+        },
+        "conflict_parties",
+        CHOICE % "amazon",
+    ),
     "body empty": ({"body": ""}, "body", "Write your reply before posting."),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -476,14 +516,18 @@ def test_service_refuses_another_readers_edit(post):
 
 
 BLOCKED = {
-    "locked topic": (lambda post, mod: lock(post.topic, mod), LOCKED + KEEP_COPY, LOCKED),
+    "locked topic": (
+        lambda post, mod: lock(post.topic, mod),
+        LOCKED + KEEP_COPY,
+        LOCKED,
+    ),
     "hidden post": (lambda post, mod: hide(post, mod), HIDDEN + KEEP_COPY, HIDDEN),
     "suspended author": (
         lambda post, mod: suspend(post.author, mod),
         SUSPENDED + " Nothing was stored; your text is below so you can keep a copy.",
         SUSPENDED,
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -512,11 +556,15 @@ def test_blocked_author_gets_403_with_the_reason_and_the_text_back(
 @pytest.mark.parametrize(
     ("block", "code"),
     [
-        pytest.param(lambda post, mod: lock(post.topic, mod), "topic_locked", id="locked"),
+        pytest.param(
+            lambda post, mod: lock(post.topic, mod), "topic_locked", id="locked"
+        ),
         pytest.param(lambda post, mod: hide(post, mod), "post_hidden", id="hidden"),
-        pytest.param(lambda post, mod: suspend(post.author, mod), "suspended", id="suspended"),
+        pytest.param(
+            lambda post, mod: suspend(post.author, mod), "suspended", id="suspended"
+        ),
     ],
-)  # fmt: skip
+)
 def test_service_refuses_a_blocked_authors_edit(post, moderator, block, code):
     block(post, moderator)
     before = stored(post)
@@ -608,16 +656,32 @@ EDIT_STEPS = [
     ("body", {"body": "Defenders need these models now."}),
     ("stances", {"stances": [NOT_ENDANGERS, JUSTIFIED]}),
     ("tags", {"tags": "exploits, export"}),
-    ("more AI", {"authorship": "ai_polished", "ai_model": "Claude", "ai_maker": "Anthropic"}),
+    (
+        "more AI",
+        {"authorship": "ai_polished", "ai_model": "Claude", "ai_maker": "Anthropic"},
+    ),
     ("affiliation", {"affiliation": "Open Source Security Foundation"}),
     ("payment", {"paid": "yes", "paid_by": "A think tank"}),
-    ("conflict", {"conflict": "declared", "conflict_parties": ["anthropic"], "conflict_details": "I consult for them."}),
+    (
+        "conflict",
+        {
+            "conflict": "declared",
+            "conflict_parties": ["anthropic"],
+            "conflict_details": "I consult for them.",
+        },
+    ),
     ("party added", {"conflict_parties": ["anthropic", "us-government"]}),
     ("details", {"conflict_details": "I consult for both.", "reason": "Both now."}),
-    ("party removed", {"conflict_parties": ["us-government"], "reason": "I ended the Anthropic contract."}),
+    (
+        "party removed",
+        {
+            "conflict_parties": ["us-government"],
+            "reason": "I ended the Anthropic contract.",
+        },
+    ),
     ("payment removed", {"paid": "no", "paid_by": "", "reason": "The grant ended."}),
     ("tags cleared", {"tags": ""}),
-]  # fmt: skip
+]
 
 
 def test_history_survives_every_kind_of_edit_one_revision_each(
@@ -850,23 +914,32 @@ UPGRADES = {
     "more AI": ({}, {"authorship": "ai_generated"}),
     "conflict declared": (
         None,
-        {"conflict": "declared", "conflict_parties": ["us-government"],
-         "conflict_details": "I consult for them."},
+        {
+            "conflict": "declared",
+            "conflict_parties": ["us-government"],
+            "conflict_details": "I consult for them.",
+        },
     ),
-    "a conflict party added": ({"parties": ["anthropic"]}, {"conflict_parties": ["anthropic", "us-government"]}),
+    "a conflict party added": (
+        {"parties": ["anthropic"]},
+        {"conflict_parties": ["anthropic", "us-government"]},
+    ),
     "payment declared": (None, {"paid": "yes", "paid_by": "A think tank"}),
     "maker named by its alias": ({}, {"ai_maker": "Anthropic PBC"}),
     "conflict details with a party added": (
         {"parties": ["anthropic"]},
-        {"conflict_parties": ["anthropic", "us-government"],
-         "conflict_details": "I advise both on export rules. The agency too."},
+        {
+            "conflict_parties": ["anthropic", "us-government"],
+            "conflict_details": "I advise both on export rules. The agency too.",
+        },
     ),
     "affiliation extended": ({}, {"affiliation": "University of Nowhere and Acme"}),
     "payer extended": ({}, {"paid_by": "A think tank and its donors"}),
     "an affiliation where there was none": (
-        None, {"affiliation": "University of Nowhere"}
+        None,
+        {"affiliation": "University of Nowhere"},
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(

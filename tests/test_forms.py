@@ -42,17 +42,17 @@ def test_complete_reply_is_valid_and_cleans_to_service_arguments(topic):
     assert form.cleaned_data["tags"] == ["exploits", "open source"]
     assert form.cleaned_data["parent"] is None
     assert form.cleaned_data["attest"] is True
-    assert form.disclosure() == {
-        "authorship": "ai_generated",
-        "ai_model": "Claude",
-        "ai_maker": "Anthropic",
-        "affiliation": "none",
-        "paid": "yes",
-        "paid_by": "A think tank",
-        "conflict": "declared",
-        "conflict_details": "I hold shares.",
-        "conflict_parties": [topic.parties.get(slug="anthropic")],
-    }
+    assert form.disclosure() == services.DisclosureAnswers(
+        authorship="ai_generated",
+        ai_model="Claude",
+        ai_maker="Anthropic",
+        affiliation="none",
+        paid="yes",
+        paid_by="A think tank",
+        conflict="declared",
+        conflict_details="I hold shares.",
+        conflict_parties=[topic.parties.get(slug="anthropic")],
+    )
     assert not Post.objects.exists()
 
 
@@ -76,40 +76,205 @@ def test_stance_slug_shared_by_another_topic_means_this_topics_stance(topic):
 
 # (changes to a valid reply, field, message, code)
 RULES = {
-    "body missing": ({"body": ""}, "body", "Write your reply before posting.", "required"),
-    "body too long": ({"body": "x" * 20_001}, "body", "Ensure this value has at most 20000 characters (it has 20001).", "max_length"),
-    "body NUL byte": ({"body": "a\x00b"}, "body", "Null characters are not allowed.", "null_characters_not_allowed"),
-    "authorship missing": ({"authorship": None}, "authorship", "Say who wrote this post.", "required"),
-    "authorship unknown": ({"authorship": "robot"}, "authorship", CHOICE % "robot", "invalid_choice"),
-    "AI without model": ({"ai_model": ""}, "ai_model", "Name the AI model you used, e.g. “Claude”.", "ai_model_required"),
-    "AI without maker": ({"authorship": "ai_polished", "ai_maker": "  "}, "ai_maker", "Name the company or group that made the AI model, e.g. “Anthropic”.", "ai_maker_required"),
-    "human with model": ({"authorship": "human", "ai_maker": ""}, "ai_model", "Leave the AI model and maker empty for a human-written post, or choose how AI was involved.", "ai_unexpected"),
-    "human with maker": ({"authorship": "human", "ai_model": ""}, "ai_maker", "Leave the AI model and maker empty for a human-written post, or choose how AI was involved.", "ai_unexpected"),
-    "affiliation blank": ({"affiliation": ""}, "affiliation", "Give your relevant employer or organisation, or write “none”.", "required"),
-    "affiliation whitespace": ({"affiliation": " \t "}, "affiliation", "Give your relevant employer or organisation, or write “none”.", "required"),
-    "paid missing": ({"paid": None}, "paid", "Say whether you are paid to post on this.", "required"),
-    "paid without payer": ({"paid_by": ""}, "paid_by", "Say who pays you, or will, to post on this.", "paid_by_required"),
-    "pay expected without payer": ({"paid": "expected", "paid_by": " "}, "paid_by", "Say who pays you, or will, to post on this.", "paid_by_required"),
-    "unpaid with payer": ({"paid": "no"}, "paid_by", "Leave “paid by” empty when you are not paid, or change your answer above.", "paid_by_unexpected"),
-    "conflict missing": ({"conflict": None}, "conflict", "Say whether you have a conflict of interest.", "required"),
-    "conflict without parties": ({"conflict_parties": []}, "conflict_parties", "Choose the party or parties your conflict of interest involves.", "conflict_parties_required"),
-    "conflict without details": ({"conflict_details": "  "}, "conflict_details", "Describe the conflict of interest in a sentence or two.", "conflict_details_required"),
-    "no conflict with parties": ({"conflict": "none", "conflict_details": ""}, "conflict", "Choose “declared” to name a conflict, or clear its parties and details.", "conflict_unexpected"),
-    "no conflict with details": ({"conflict": "none", "conflict_parties": []}, "conflict", "Choose “declared” to name a conflict, or clear its parties and details.", "conflict_unexpected"),
-    "party of another topic": ({"conflict_parties": ["anthropic", "amazon"]}, "conflict_parties", CHOICE % "amazon", "invalid_choice"),
-    "no stance": ({"stances": []}, "stances", "Choose at least one stance: say where this reply stands.", "required"),
-    "stance of another topic": ({"stances": [ENDANGERS, "supports-export-rules-work"]}, "stances", CHOICE % "supports-export-rules-work", "invalid_choice"),
-    "both polarities": ({"stances": [ENDANGERS, NOT_ENDANGERS]}, "stances", "A reply cannot both support and oppose “The ban endangers defenders”.", "stance_contradiction"),
-    "not attested": ({"attest": None}, "attest", "Confirm that your disclosure is complete and accurate.", "required"),
-    "too many tags": ({"tags": ", ".join(f"tag{i}" for i in range(11))}, "tags", "Use at most 10 keyword tags.", "tags_too_many"),
-    "tag too long": ({"tags": "short, " + "z" * 51}, "tags", "Keep each keyword tag to 50 characters (“zzzzzzzzzzzzzzzzzzzz…” is longer).", "tag_too_long"),
-    "tags field too long": ({"tags": "a," * 301}, "tags", "Ensure this value has at most 600 characters (it has 602).", "max_length"),
-    "parent missing": ({"parent": "424242"}, "parent", "That post does not exist.", "parent_missing"),
-    "parent largest id": ({"parent": str(2**63 - 1)}, "parent", "That post does not exist.", "parent_missing"),
-    "parent huge id": ({"parent": "9" * 40}, "parent", "Ensure this value is less than or equal to 9223372036854775807.", "max_value"),
-    "parent zero": ({"parent": "0"}, "parent", "Ensure this value is greater than or equal to 1.", "min_value"),
-    "parent not a number": ({"parent": "abc"}, "parent", "Enter a whole number.", "invalid"),
-}  # fmt: skip
+    "body missing": (
+        {"body": ""},
+        "body",
+        "Write your reply before posting.",
+        "required",
+    ),
+    "body too long": (
+        {"body": "x" * 20_001},
+        "body",
+        "Ensure this value has at most 20000 characters (it has 20001).",
+        "max_length",
+    ),
+    "body NUL byte": (
+        {"body": "a\x00b"},
+        "body",
+        "Null characters are not allowed.",
+        "null_characters_not_allowed",
+    ),
+    "authorship missing": (
+        {"authorship": None},
+        "authorship",
+        "Say who wrote this post.",
+        "required",
+    ),
+    "authorship unknown": (
+        {"authorship": "robot"},
+        "authorship",
+        CHOICE % "robot",
+        "invalid_choice",
+    ),
+    "AI without model": (
+        {"ai_model": ""},
+        "ai_model",
+        "Name the AI model you used, e.g. “Claude”.",
+        "ai_model_required",
+    ),
+    "AI without maker": (
+        {"authorship": "ai_polished", "ai_maker": "  "},
+        "ai_maker",
+        "Name the company or group that made the AI model, e.g. “Anthropic”.",
+        "ai_maker_required",
+    ),
+    "human with model": (
+        {"authorship": "human", "ai_maker": ""},
+        "ai_model",
+        "Leave the AI model and maker empty for a human-written post, or choose how AI was involved.",
+        "ai_unexpected",
+    ),
+    "human with maker": (
+        {"authorship": "human", "ai_model": ""},
+        "ai_maker",
+        "Leave the AI model and maker empty for a human-written post, or choose how AI was involved.",
+        "ai_unexpected",
+    ),
+    "affiliation blank": (
+        {"affiliation": ""},
+        "affiliation",
+        "Give your relevant employer or organisation, or write “none”.",
+        "required",
+    ),
+    "affiliation whitespace": (
+        {"affiliation": " \t "},
+        "affiliation",
+        "Give your relevant employer or organisation, or write “none”.",
+        "required",
+    ),
+    "paid missing": (
+        {"paid": None},
+        "paid",
+        "Say whether you are paid to post on this.",
+        "required",
+    ),
+    "paid without payer": (
+        {"paid_by": ""},
+        "paid_by",
+        "Say who pays you, or will, to post on this.",
+        "paid_by_required",
+    ),
+    "pay expected without payer": (
+        {"paid": "expected", "paid_by": " "},
+        "paid_by",
+        "Say who pays you, or will, to post on this.",
+        "paid_by_required",
+    ),
+    "unpaid with payer": (
+        {"paid": "no"},
+        "paid_by",
+        "Leave “paid by” empty when you are not paid, or change your answer above.",
+        "paid_by_unexpected",
+    ),
+    "conflict missing": (
+        {"conflict": None},
+        "conflict",
+        "Say whether you have a conflict of interest.",
+        "required",
+    ),
+    "conflict without parties": (
+        {"conflict_parties": []},
+        "conflict_parties",
+        "Choose the party or parties your conflict of interest involves.",
+        "conflict_parties_required",
+    ),
+    "conflict without details": (
+        {"conflict_details": "  "},
+        "conflict_details",
+        "Describe the conflict of interest in a sentence or two.",
+        "conflict_details_required",
+    ),
+    "no conflict with parties": (
+        {"conflict": "none", "conflict_details": ""},
+        "conflict",
+        "Choose “declared” to name a conflict, or clear its parties and details.",
+        "conflict_unexpected",
+    ),
+    "no conflict with details": (
+        {"conflict": "none", "conflict_parties": []},
+        "conflict",
+        "Choose “declared” to name a conflict, or clear its parties and details.",
+        "conflict_unexpected",
+    ),
+    "party of another topic": (
+        {"conflict_parties": ["anthropic", "amazon"]},
+        "conflict_parties",
+        CHOICE % "amazon",
+        "invalid_choice",
+    ),
+    "no stance": (
+        {"stances": []},
+        "stances",
+        "Choose at least one stance: say where this reply stands.",
+        "required",
+    ),
+    "stance of another topic": (
+        {"stances": [ENDANGERS, "supports-export-rules-work"]},
+        "stances",
+        CHOICE % "supports-export-rules-work",
+        "invalid_choice",
+    ),
+    "both polarities": (
+        {"stances": [ENDANGERS, NOT_ENDANGERS]},
+        "stances",
+        "A reply cannot both support and oppose “The ban endangers defenders”.",
+        "stance_contradiction",
+    ),
+    "not attested": (
+        {"attest": None},
+        "attest",
+        "Confirm that your disclosure is complete and accurate.",
+        "required",
+    ),
+    "too many tags": (
+        {"tags": ", ".join(f"tag{i}" for i in range(11))},
+        "tags",
+        "Use at most 10 keyword tags.",
+        "tags_too_many",
+    ),
+    "tag too long": (
+        {"tags": "short, " + "z" * 51},
+        "tags",
+        "Keep each keyword tag to 50 characters (“zzzzzzzzzzzzzzzzzzzz…” is longer).",
+        "tag_too_long",
+    ),
+    "tags field too long": (
+        {"tags": "a," * 301},
+        "tags",
+        "Ensure this value has at most 600 characters (it has 602).",
+        "max_length",
+    ),
+    "parent missing": (
+        {"parent": "424242"},
+        "parent",
+        "That post does not exist.",
+        "parent_missing",
+    ),
+    "parent largest id": (
+        {"parent": str(2**63 - 1)},
+        "parent",
+        "That post does not exist.",
+        "parent_missing",
+    ),
+    "parent huge id": (
+        {"parent": "9" * 40},
+        "parent",
+        "Ensure this value is less than or equal to 9223372036854775807.",
+        "max_value",
+    ),
+    "parent zero": (
+        {"parent": "0"},
+        "parent",
+        "Ensure this value is greater than or equal to 1.",
+        "min_value",
+    ),
+    "parent not a number": (
+        {"parent": "abc"},
+        "parent",
+        "Enter a whole number.",
+        "invalid",
+    ),
+}
 
 
 @pytest.mark.parametrize(
@@ -174,14 +339,20 @@ def test_choice_fields_offer_no_blank_option(topic):
     form = PostForm(topic=topic)
 
     assert [value for value, _ in form.fields["authorship"].choices] == [
-        "human", "ai_polished", "ai_assisted", "ai_generated",
-    ]  # fmt: skip
+        "human",
+        "ai_polished",
+        "ai_assisted",
+        "ai_generated",
+    ]
     assert [value for value, _ in form.fields["paid"].choices] == [
-        "no", "yes", "expected",
-    ]  # fmt: skip
+        "no",
+        "yes",
+        "expected",
+    ]
     assert [value for value, _ in form.fields["conflict"].choices] == [
-        "none", "declared",
-    ]  # fmt: skip
+        "none",
+        "declared",
+    ]
 
 
 def test_form_offers_only_this_topics_stances_and_parties(topic, other_topic):
@@ -205,11 +376,23 @@ def test_form_offers_only_this_topics_stances_and_parties(topic, other_topic):
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"stance": "supports-nothing"}, "stance", "There is no such stance in this topic."),
-        ({"stance": "supports-export-rules-work"}, "stance", "There is no such stance in this topic."),
-        ({"authorship": "robot"}, "authorship", "Choose a kind of authorship from the list."),
+        (
+            {"stance": "supports-nothing"},
+            "stance",
+            "There is no such stance in this topic.",
+        ),
+        (
+            {"stance": "supports-export-rules-work"},
+            "stance",
+            "There is no such stance in this topic.",
+        ),
+        (
+            {"authorship": "robot"},
+            "authorship",
+            "Choose a kind of authorship from the list.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_thread_filter_rejects_values_outside_the_topic(
     topic, other_topic, data, field, message
 ):

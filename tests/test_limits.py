@@ -306,7 +306,7 @@ def test_busy_database_does_not_use_up_the_posting_limit(
             raise OperationalError("database is locked")
 
         # Runs inside services.post_create, after the reply was counted.
-        patched.setattr(services, "_count_new_post", database_busy)
+        patched.setattr("forum.services.topics.count_new_post", database_busy)
         busy = poster.post(reply_url(topic), reply_data(body="Sent while busy."))
 
     assert busy.status_code == 503
@@ -944,9 +944,21 @@ def test_parse_rates_off_or_empty_means_no_limit(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["30", "30/hour", "ten/h", "0/h", "1/0s", "5/00s", "-1/h", "1/10x", "1/10s,",
-     "30 per h", "1/10s; 30/h", "1.5/h"],
-)  # fmt: skip
+    [
+        "30",
+        "30/hour",
+        "ten/h",
+        "0/h",
+        "1/0s",
+        "5/00s",
+        "-1/h",
+        "1/10x",
+        "1/10s,",
+        "30 per h",
+        "1/10s; 30/h",
+        "1.5/h",
+    ],
+)
 def test_parse_rates_rejects_malformed_rates(text):
     with pytest.raises(ImproperlyConfigured, match="is not like “30/h” or “1/10s”"):
         parse_rates(text)

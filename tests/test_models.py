@@ -539,13 +539,30 @@ def test_party_names_ignore_empty_aliases(topic):
 @pytest.mark.parametrize(
     ("disclosure", "maker"),
     [
-        ({"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "anthropic pbc"}, "anthropic"),
-        ({"authorship": "ai_assisted", "ai_model": "Claude", "ai_maker": "Anthropic"}, "anthropic"),
-        ({"authorship": "ai_polished", "ai_model": "GPT-4o", "ai_maker": "OpenAI"}, None),
+        (
+            {
+                "authorship": "ai_generated",
+                "ai_model": "Claude",
+                "ai_maker": "anthropic pbc",
+            },
+            "anthropic",
+        ),
+        (
+            {
+                "authorship": "ai_assisted",
+                "ai_model": "Claude",
+                "ai_maker": "Anthropic",
+            },
+            "anthropic",
+        ),
+        (
+            {"authorship": "ai_polished", "ai_model": "GPT-4o", "ai_maker": "OpenAI"},
+            None,
+        ),
         ({"authorship": "human"}, None),
     ],
     ids=["alias", "name", "not a party", "human"],
-)  # fmt: skip
+)
 def test_post_maker_party_is_the_party_that_made_its_ai(topic, disclosure, maker):
     post = make_post(topic=topic, **disclosure)
 

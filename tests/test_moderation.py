@@ -29,7 +29,7 @@ from forum.models import (
 
 from .browser_form import form_values
 from .conftest import CsrfClient
-from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user
+from .factories import disclosure, make_post, make_topic, make_user
 from .pages import (
     field_errors,
     messages_shown,
@@ -241,7 +241,7 @@ def scene(topic):
         author=grace,
         claim="Export rules should name models",
         attested=True,
-        **HUMAN_DISCLOSURE,
+        disclosure=disclosure(),
     )
     return SimpleNamespace(
         topic=Topic.objects.get(pk=topic.pk),
@@ -1206,7 +1206,7 @@ def test_log_shows_suspensions_and_proposal_decisions(csrf_client, moderator, to
         author=make_user(),
         claim="Watches are cheap",
         attested=True,
-        **HUMAN_DISCLOSURE,
+        disclosure=disclosure(),
     )
     services.proposals_decide(
         proposals=PositionProposal.objects.filter(pk=proposal.pk),
@@ -1238,11 +1238,14 @@ def test_log_shows_an_approved_claim_but_never_a_rejected_one(
     """A rejected claim may be spam or abuse: the public log must not publish it."""
     rejected, approved = (
         services.position_propose(
-            topic=topic, author=make_user(), claim=claim, attested=True,
-            **HUMAN_DISCLOSURE,
+            topic=topic,
+            author=make_user(),
+            claim=claim,
+            attested=True,
+            disclosure=disclosure(),
         )
         for claim in ("BUY CHEAP PILLS AT evil.example", "Defenders should be exempt")
-    )  # fmt: skip
+    )
     for proposal, approve, reason in (
         (rejected, False, "Spam."),
         (approved, True, "Adds a side."),
@@ -1352,7 +1355,7 @@ def make_log(count: int, moderator) -> None:
         author=make_user(),
         claim="A new claim",
         attested=True,
-        **HUMAN_DISCLOSURE,
+        disclosure=disclosure(),
     )
     targets = [
         {"action": "hide", "post": post, "topic": topic},

@@ -180,16 +180,21 @@ def stored_defaults(user) -> list[tuple]:
 
 def lock(topic, moderator) -> None:
     services.topics_set_flag(
-        topics=Topic.objects.filter(pk=topic.pk), flag="is_locked", value=True,
-        actor=moderator, reason="Heated.",
-    )  # fmt: skip
+        topics=Topic.objects.filter(pk=topic.pk),
+        flag="is_locked",
+        value=True,
+        actor=moderator,
+        reason="Heated.",
+    )
 
 
 def hide(post, moderator) -> None:
     services.posts_set_status(
-        posts=Post.objects.filter(pk=post.pk), status=PostStatus.HIDDEN,
-        actor=moderator, reason="Off topic.",
-    )  # fmt: skip
+        posts=Post.objects.filter(pk=post.pk),
+        status=PostStatus.HIDDEN,
+        actor=moderator,
+        reason="Off topic.",
+    )
 
 
 # The defaults page -----------------------------------------------------------
@@ -537,9 +542,12 @@ def test_interest_in_a_party_the_topic_does_not_have_prefills_no_conflict(
 
 def test_prefilled_reply_still_needs_the_attestation(user, topic, form_url):
     set_defaults(
-        user, affiliation="University of Nowhere", paid="yes", paid_by="A lobby",
+        user,
+        affiliation="University of Nowhere",
+        paid="yes",
+        paid_by="A lobby",
         interests="Anthropic: I hold shares",
-    )  # fmt: skip
+    )
     client = signed_in(user)
     shown = reply_form(client.get(form_url(topic)))
     assert "attest" not in shown
@@ -557,8 +565,11 @@ def test_prefilled_reply_still_needs_the_attestation(user, topic, form_url):
     post = Post.objects.get()
     assertRedirects(response, f"/p/{post.pk}/", fetch_redirect_response=False)
     assert (post.affiliation, post.paid, post.paid_by, post.conflict) == (
-        "University of Nowhere", "yes", "A lobby", "declared",
-    )  # fmt: skip
+        "University of Nowhere",
+        "yes",
+        "A lobby",
+        "declared",
+    )
     assert post.conflict_details == "Anthropic: I hold shares"
     assert [p.slug for p in post.conflict_parties.all()] == ["anthropic"]
 
@@ -623,17 +634,25 @@ def test_profile_lists_published_replies_newest_first_with_topic_stances_and_dis
     author = make_user()
     # Made first, dated later: the order follows `created`, not ids.
     newer = make_post(
-        topic=other_topic, author=author, body="Newer.",
+        topic=other_topic,
+        author=author,
+        body="Newer.",
         stances=[stance(other_topic, "opposes-export-rules-work")],
-    )  # fmt: skip
+    )
     older = make_post(
-        topic=topic, author=author, body="Older.",
+        topic=topic,
+        author=author,
+        body="Older.",
         stances=[stance(topic, ENDANGERS), stance(topic, NOT_JUSTIFIED)],
-        authorship="ai_assisted", ai_model="Claude", ai_maker="Anthropic",
-        paid="yes", paid_by="A lobby", conflict="declared",
+        authorship="ai_assisted",
+        ai_model="Claude",
+        ai_maker="Anthropic",
+        paid="yes",
+        paid_by="A lobby",
+        conflict="declared",
         conflict_parties=list(topic.parties.filter(slug="us-government")),
         conflict_details="I consult for them.",
-    )  # fmt: skip
+    )
     someone_elses = make_post(topic=topic)
     Post.objects.filter(pk=older.pk).update(created=at(2024, 3, 1, 9, 0))
     Post.objects.filter(pk=newer.pk).update(created=at(2024, 5, 1, 9, 0))
@@ -689,9 +708,10 @@ def test_profile_shows_the_current_defaults_and_every_earlier_one_with_its_date(
     client.post(DEFAULTS_URL, {"affiliation": "", "paid": "", "interests": ""})
     rows = DisclosureDefaults.objects.filter(user=user).order_by("created", "id")
     for row, when in zip(
-        rows, [at(2024, 3, 1, 9, 30), at(2024, 6, 15, 14, 5), at(2025, 1, 2, 8, 0)],
+        rows,
+        [at(2024, 3, 1, 9, 30), at(2024, 6, 15, 14, 5), at(2025, 1, 2, 8, 0)],
         strict=True,
-    ):  # fmt: skip
+    ):
         DisclosureDefaults.objects.filter(pk=row.pk).update(created=when)
 
     response = client.get(f"/u/{user.username}/")
@@ -831,11 +851,22 @@ def add_replies(author, count: int, topics) -> list[Post]:
     kinds = [
         {"tags": ["exploits", "open source"]},
         {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "Anthropic"},
-        {"paid": "yes", "paid_by": "A lobby", "conflict": "declared",
-         "conflict_details": "I advise them.", "with_parties": True},
-        {"authorship": "ai_polished", "ai_model": "GPT-4o", "ai_maker": "OpenAI",
-         "paid": "expected", "paid_by": "A think tank", "tags": ["policy"]},
-    ]  # fmt: skip
+        {
+            "paid": "yes",
+            "paid_by": "A lobby",
+            "conflict": "declared",
+            "conflict_details": "I advise them.",
+            "with_parties": True,
+        },
+        {
+            "authorship": "ai_polished",
+            "ai_model": "GPT-4o",
+            "ai_maker": "OpenAI",
+            "paid": "expected",
+            "paid_by": "A think tank",
+            "tags": ["policy"],
+        },
+    ]
     posts = []
     for n in range(count):
         topic = topics[n % len(topics)]
@@ -931,9 +962,12 @@ def readers(topic, db):
     add_replies(make_user(), 6, [topic])
     plain, tied = make_user(), make_user()
     set_defaults(
-        tied, affiliation="Uni", paid="yes", paid_by="A lobby",
+        tied,
+        affiliation="Uni",
+        paid="yes",
+        paid_by="A lobby",
         interests="Anthropic: I hold shares\nAmazon: I advise them",
-    )  # fmt: skip
+    )
     return signed_in(plain), signed_in(tied)
 
 
@@ -1044,8 +1078,9 @@ def test_profile_shows_the_latest_defaults_and_links_to_every_version(
 
 def test_saving_defaults_too_often_is_refused_with_what_was_typed(settings, user):
     settings.STANDPOINT_RATE_LIMITS = {
-        **settings.STANDPOINT_RATE_LIMITS, "defaults": "1/h"
-    }  # fmt: skip
+        **settings.STANDPOINT_RATE_LIMITS,
+        "defaults": "1/h",
+    }
     client = signed_in(user)
     client.post("/accounts/profile/", defaults_data())
 

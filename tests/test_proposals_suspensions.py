@@ -8,6 +8,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from forum import services
 from forum.models import (
+    DISCLOSURE_TEXT_FIELDS,
     ModerationAction,
     Party,
     Position,
@@ -22,7 +23,7 @@ from forum.models import (
 
 from .browser_form import form_values
 from .conftest import CsrfClient
-from .factories import HUMAN_DISCLOSURE, PASSWORD, make_post, make_user
+from .factories import HUMAN_DISCLOSURE, PASSWORD, disclosure, make_post, make_user
 from .pages import (
     TIED_DISCLOSURE,
     as_typed,
@@ -122,7 +123,7 @@ def reply_data(**changes):
 def propose(topic, author, claim=CLAIM):
     """A pending proposal made through the service, for tests about deciding it."""
     return services.position_propose(
-        topic=topic, author=author, claim=claim, attested=True, **HUMAN_DISCLOSURE
+        topic=topic, author=author, claim=claim, attested=True, disclosure=disclosure()
     )
 
 
@@ -319,11 +320,10 @@ def test_proposal_disclosure_follows_the_reply_rules_and_keeps_the_text(
     assert field_errors(response, field) == [message]
     # The very function replies use decides, with the same words.
     parties = Party.objects.filter(topic=topic, slug__in=data["conflict_parties"])
-    disclosure = {name: data[name] for name in services.DISCLOSURE_TEXT_FIELDS}
+    answers = {name: data[name] for name in DISCLOSURE_TEXT_FIELDS}
+    answers = services.DisclosureAnswers(**answers, conflict_parties=parties)
     with pytest.raises(ValidationError) as refused:
-        services.validate_disclosure(
-            topic=topic, conflict_parties=parties, **disclosure
-        )
+        services.validate_disclosure(topic=topic, disclosure=answers)
     assert refused.value.message_dict[field] == [message]
     assert "everything you typed is still here" in summary_errors(response)
     assert typed_back(response) == as_typed(data)
@@ -628,9 +628,12 @@ def test_readers_cannot_reach_the_approval_queue(user, topic):
 
     response = client.post(
         PROPOSALS_ADMIN,
-        {"action": "approve_proposals", "_selected_action": [proposal.pk],
-         "reason": "Approving my own."},
-    )  # fmt: skip
+        {
+            "action": "approve_proposals",
+            "_selected_action": [proposal.pk],
+            "reason": "Approving my own.",
+        },
+    )
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")

@@ -49,11 +49,22 @@ def add_replies(topic, count, authors):
     kinds = [
         {"tags": ["exploits", "open source"]},
         {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "Anthropic"},
-        {"paid": "yes", "paid_by": "A lobby", "conflict": "declared",
-         "conflict_parties": parties, "conflict_details": "I advise them."},
-        {"authorship": "ai_polished", "ai_model": "GPT-4o", "ai_maker": "OpenAI",
-         "paid": "expected", "paid_by": "A think tank", "tags": ["policy"]},
-    ]  # fmt: skip
+        {
+            "paid": "yes",
+            "paid_by": "A lobby",
+            "conflict": "declared",
+            "conflict_parties": parties,
+            "conflict_details": "I advise them.",
+        },
+        {
+            "authorship": "ai_polished",
+            "ai_model": "GPT-4o",
+            "ai_maker": "OpenAI",
+            "paid": "expected",
+            "paid_by": "A think tank",
+            "tags": ["policy"],
+        },
+    ]
     posts = []
     for i in range(count):
         posts.append(

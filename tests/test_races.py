@@ -23,8 +23,15 @@ from forum.models import (
     Report,
     Topic,
 )
+from forum.services import moderation, topics
 
-from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user, stance
+from .factories import (
+    disclosure,
+    make_post,
+    make_topic,
+    make_user,
+    stance,
+)
 from .pages import reply_data, reply_url, signed_in
 
 pytestmark = [
@@ -104,7 +111,8 @@ def test_threshold_report_and_a_reply_to_the_same_post_both_go_through(
     held = threading.Event()
     # Runs once report_create has locked the post.
     monkeypatch.setattr(
-        services, "validate_report", hold_before(services.validate_report, held)
+        "forum.services.reports.validate_report",
+        hold_before(services.validate_report, held),
     )
 
     results, errors = run_while_held(
@@ -116,8 +124,8 @@ def test_threshold_report_and_a_reply_to_the_same_post_both_go_through(
             parent=target,
             stances=[stance(topic)],
             attested=True,
-            **HUMAN_DISCLOSURE,
-        ),  # fmt: skip
+            disclosure=disclosure(),
+        ),
         held,
     )
 
@@ -136,17 +144,19 @@ def test_concurrent_approvals_of_claims_with_one_slug_get_distinct_slugs(
 ):
     proposals = [
         services.position_propose(
-            topic=topic, author=make_user(), claim=claim, attested=True,
-            **HUMAN_DISCLOSURE,
+            topic=topic,
+            author=make_user(),
+            claim=claim,
+            attested=True,
+            disclosure=disclosure(),
         )
         for claim in ("Export rules!", "Export rules?")
-    ]  # fmt: skip
+    ]
     moderator, other_moderator = make_staff(), make_staff()
     held = threading.Event()
     # Runs once the first approval has made its position.
     monkeypatch.setattr(
-        services,
-        "position_sync_stances",
+        "forum.services.proposals.position_sync_stances",
         hold_after(services.position_sync_stances, held),
     )
 
@@ -165,9 +175,10 @@ def test_concurrent_approvals_of_claims_with_one_slug_get_distinct_slugs(
     assert errors == {}
     assert results == {"first": 1, "second": 1}
     assert sorted(
-        Position.objects.filter(topic=topic, claim__startswith="Export rules")
-        .values_list("claim", "slug")
-    ) == [("Export rules!", "export-rules"), ("Export rules?", "export-rules-2")]  # fmt: skip
+        Position.objects.filter(
+            topic=topic, claim__startswith="Export rules"
+        ).values_list("claim", "slug")
+    ) == [("Export rules!", "export-rules"), ("Export rules?", "export-rules-2")]
     assert set(PositionProposal.objects.values_list("status", flat=True)) == {
         ProposalStatus.APPROVED
     }
@@ -179,7 +190,8 @@ def test_two_moderators_hiding_one_post_at_once_log_one_hide(monkeypatch, topic)
     held = threading.Event()
     # Runs once the first hide has changed the post, before it commits.
     monkeypatch.setattr(
-        services, "topics_refresh", hold_before(services.topics_refresh, held)
+        "forum.services.moderation.topics_refresh",
+        hold_before(services.topics_refresh, held),
     )
 
     def hide(actor, reason):
@@ -218,7 +230,8 @@ def test_double_submit_arriving_while_the_first_is_stored_leads_to_one_post(
     held = threading.Event()
     # Runs once the first reply is saved, under the topic's lock.
     monkeypatch.setattr(
-        services, "_count_new_post", hold_after(services._count_new_post, held)
+        "forum.services.topics.count_new_post",
+        hold_after(topics.count_new_post, held),
     )
 
     results, errors = run_while_held(
@@ -239,18 +252,21 @@ def test_an_edit_waiting_on_a_dispute_sees_it_and_cannot_declare_less(
     """The author's edit reads the review state under the post's lock, after the dispute."""
     author, staff = make_user(), make_staff()
     post = make_post(
-        topic=topic, author=author, authorship="ai_generated", ai_model="Claude",
+        topic=topic,
+        author=author,
+        authorship="ai_generated",
+        ai_model="Claude",
         ai_maker="Anthropic",
-    )  # fmt: skip
+    )
     held = threading.Event()
-    real_log = services._log
+    real_log = moderation.log
 
     def log_then_hold(*args):
         real_log(*args)
         held.set()
         time.sleep(HOLD_SECONDS)
 
-    monkeypatch.setattr(services, "_log", log_then_hold)
+    monkeypatch.setattr("forum.services.moderation.log", log_then_hold)
 
     results, errors = run_while_held(
         lambda: services.posts_review(
@@ -258,7 +274,7 @@ def test_an_edit_waiting_on_a_dispute_sees_it_and_cannot_declare_less(
             state="disputed",
             actor=staff,
             note="The author said on a podcast that a model wrote it.",
-        ),  # fmt: skip
+        ),
         lambda: services.post_edit(
             post=post,
             editor=author,
@@ -266,8 +282,8 @@ def test_an_edit_waiting_on_a_dispute_sees_it_and_cannot_declare_less(
             reason="I wrote it myself.",
             body=post.body,
             stances=[stance(topic)],
-            **HUMAN_DISCLOSURE,
-        ),  # fmt: skip
+            disclosure=disclosure(),
+        ),
         held,
     )
 
@@ -285,21 +301,28 @@ def test_two_edits_at_once_make_consecutive_revisions(monkeypatch, topic):
     held = threading.Event()
     # Runs once post_edit has locked the post.
     monkeypatch.setattr(
-        services, "validate_keywords", hold_before(services.validate_keywords, held)
+        "forum.services.editing.validate_keywords",
+        hold_before(services.validate_keywords, held),
     )
 
     def edit(body):
         return lambda: services.post_edit(
-            post=post, editor=author, attested=True, body=body,
-            stances=[stance(topic)], **HUMAN_DISCLOSURE,
-        )  # fmt: skip
+            post=post,
+            editor=author,
+            attested=True,
+            body=body,
+            stances=[stance(topic)],
+            disclosure=disclosure(),
+        )
 
     results, errors = run_while_held(edit("Second words."), edit("Third words."), held)
 
     assert errors == {}
     versions = list(post.revisions.order_by("number").values_list("number", "body"))
     assert versions == [
-        (1, "First words."), (2, "Second words."), (3, "Third words."),
-    ]  # fmt: skip
+        (1, "First words."),
+        (2, "Second words."),
+        (3, "Third words."),
+    ]
     post.refresh_from_db()
     assert post.body == "Third words."

@@ -103,9 +103,11 @@ def answers_line(response) -> str:
 
 def hide(post) -> None:
     services.posts_set_status(
-        posts=Post.objects.filter(pk=post.pk), status=PostStatus.HIDDEN,
-        actor=None, reason="Spam.",
-    )  # fmt: skip
+        posts=Post.objects.filter(pk=post.pk),
+        status=PostStatus.HIDDEN,
+        actor=None,
+        reason="Spam.",
+    )
 
 
 def set_rate(settings, name: str, text: str) -> None:
@@ -231,9 +233,10 @@ def test_topic_has_no_passage_outside_its_paragraphs(topic, number):
 
 def test_quote_link_fills_the_reply_with_an_excerpt_and_a_link_back(poster, topic):
     quoted = make_post(
-        topic=topic, author=make_user(username="ada"),
+        topic=topic,
+        author=make_user(username="ada"),
         body="Models help *defenders*.\n\nA lot.",
-    )  # fmt: skip
+    )
 
     response = poster.get(f"{reply_url(topic)}?quote={quoted.pk}")
 
@@ -476,9 +479,11 @@ def test_preview_by_a_suspended_author_is_refused_with_the_notice(
 ):
     """Documents the current behaviour: 403, the suspension notice, nothing stored."""
     services.user_suspend(
-        user=user, until=timezone.now() + timedelta(days=3), reason="Spam.",
+        user=user,
+        until=timezone.now() + timedelta(days=3),
+        reason="Spam.",
         actor=moderator,
-    )  # fmt: skip
+    )
 
     response = poster.post(reply_url(topic), reply_data(preview="1"))
 
@@ -491,9 +496,11 @@ def test_preview_by_a_suspended_author_is_refused_with_the_notice(
 def test_refused_preview_keeps_the_text_typed(poster, user, moderator, topic, refusal):
     if refusal == "suspended":
         services.user_suspend(
-            user=user, until=timezone.now() + timedelta(days=3), reason="Spam.",
+            user=user,
+            until=timezone.now() + timedelta(days=3),
+            reason="Spam.",
             actor=moderator,
-        )  # fmt: skip
+        )
     else:
         Topic.objects.filter(pk=topic.pk).update(is_locked=True)
     data = reply_data(body="Keep me, typed *carefully*.")
@@ -529,9 +536,11 @@ def test_preview_endpoint_still_serves_a_suspended_author(
 ):
     """Documents the current behaviour: a preview stores nothing, so no suspension check."""
     services.user_suspend(
-        user=user, until=timezone.now() + timedelta(days=3), reason="Spam.",
+        user=user,
+        until=timezone.now() + timedelta(days=3),
+        reason="Spam.",
         actor=moderator,
-    )  # fmt: skip
+    )
 
     response = poster.post(preview_url(topic), {"body": "**Hi**"})
 

@@ -460,8 +460,9 @@ def test_history_and_profile_say_the_review_in_the_same_words(client, topic, mod
     history_page = client.get(f"/p/{post.pk}/history/")
     profile_page = client.get(f"/u/{post.author.username}/")
 
-    now = re.search(r'<section aria-labelledby="now-title">.*?</section>',
-                    page(history_page), re.S)  # fmt: skip
+    now = re.search(
+        r'<section aria-labelledby="now-title">.*?</section>', page(history_page), re.S
+    )
     assert f"· {words}" in squash(now.group(0))
     assert f"· {words}" in squash(page(profile_page))
 
@@ -878,9 +879,19 @@ def test_disclosure_json_gives_the_disclosure_now_and_every_version(
     assert {
         key: now[key]
         for key in (
-            "authorship", "digital_source_type", "ai_model", "ai_maker",
-            "ai_maker_is_party", "ai_maker_party", "affiliation", "paid", "paid_by",
-            "conflict", "conflict_parties", "conflict_details", "amended",
+            "authorship",
+            "digital_source_type",
+            "ai_model",
+            "ai_maker",
+            "ai_maker_is_party",
+            "ai_maker_party",
+            "affiliation",
+            "paid",
+            "paid_by",
+            "conflict",
+            "conflict_parties",
+            "conflict_details",
+            "amended",
         )
     } == {
         "authorship": "ai_generated",
@@ -896,7 +907,7 @@ def test_disclosure_json_gives_the_disclosure_now_and_every_version(
         "conflict_parties": ["Anthropic", "US government"],
         "conflict_details": "I advise both.",
         "amended": True,
-    }  # fmt: skip
+    }
     assert {k: now["review"][k] for k in ("state", "label", "note")} == {
         "state": "moderator_labelled",
         "label": "Label added by moderators",
@@ -1066,8 +1077,17 @@ def test_jsonld_extension_carries_model_maker_pay_conflicts_and_review(
     assert extension["@type"] == "standpoint:Disclosure"
     assert {
         key: extension[f"standpoint:{key}"]
-        for key in ("ai_model", "ai_maker", "ai_maker_is_party", "paid", "paid_by",
-                    "conflict", "conflict_parties", "review_state", "review_note")
+        for key in (
+            "ai_model",
+            "ai_maker",
+            "ai_maker_is_party",
+            "paid",
+            "paid_by",
+            "conflict",
+            "conflict_parties",
+            "review_state",
+            "review_note",
+        )
     } == {
         "ai_model": "Claude",
         "ai_maker": "Anthropic",
@@ -1078,7 +1098,7 @@ def test_jsonld_extension_carries_model_maker_pay_conflicts_and_review(
         "conflict_parties": ["Anthropic", "US government"],
         "review_state": "disputed",
         "review_note": "The lobby is a party too.",
-    }  # fmt: skip
+    }
     plain_extension = comment_of(data, plain)["standpoint:disclosure"]
     assert (
         plain_extension["standpoint:ai_maker_is_party"],
@@ -1197,9 +1217,11 @@ def test_a_label_moderators_added_cannot_be_cleared_to_self_declared(topic, mode
     """Clearing it would pass the moderators' words off as the author's."""
     post = make_post(topic=topic)
     edit_post(
-        post, editor=moderator, reason="The author works for Anthropic.",
+        post,
+        editor=moderator,
+        reason="The author works for Anthropic.",
         affiliation="Anthropic",
-    )  # fmt: skip
+    )
     before = log_ids()
 
     with pytest.raises(ValidationError) as excinfo:
@@ -1327,9 +1349,11 @@ def doxxed_then_edited(topic, moderator):
     """A post whose first version held personal data, which a moderator edited out."""
     post = make_post(topic=topic, body=f"Defenders need these models. {DOXXING}")
     edit_post(
-        post, editor=moderator, reason="Personal data removed.",
+        post,
+        editor=moderator,
+        reason="Personal data removed.",
         body="Defenders need these models. [removed by moderators]",
-    )  # fmt: skip
+    )
     return post
 
 
@@ -1385,8 +1409,9 @@ def test_readers_cannot_take_versions_out_of_view(topic, moderator):
     reader = Client()
     reader.force_login(make_user())
 
-    response = confirm(reader, REVISIONS, "redact_revisions",
-                       [post.revisions.get(number=1)], "Mine.")  # fmt: skip
+    response = confirm(
+        reader, REVISIONS, "redact_revisions", [post.revisions.get(number=1)], "Mine."
+    )
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
@@ -1420,24 +1445,35 @@ def test_a_relabelled_disclosure_stays_held_after_another_moderator_verifies_it(
     post = make_post(topic=topic, author=author)
     anthropic = topic.parties.get(slug="anthropic")
     edit_post(
-        post, editor=moderator, reason="Their staff page.", affiliation="Anthropic",
-        conflict="declared", conflict_parties=[anthropic], conflict_details="Employee.",
-    )  # fmt: skip
+        post,
+        editor=moderator,
+        reason="Their staff page.",
+        affiliation="Anthropic",
+        conflict="declared",
+        conflict_parties=[anthropic],
+        conflict_details="Employee.",
+    )
     review([post], "verified", second, "Confirmed with the employer.")
 
     with pytest.raises(ValidationError) as excinfo:
         edit_post(
-            post, affiliation="none", conflict="none", conflict_parties=[],
-            conflict_details="", reason="Not true.",
-        )  # fmt: skip
+            post,
+            affiliation="none",
+            conflict="none",
+            conflict_parties=[],
+            conflict_details="",
+            reason="Not true.",
+        )
 
     assert excinfo.value.code == "review_holds_disclosure"
     # Adding to it is allowed, and the verdict stands.
     edit_post(post, paid="yes", paid_by="Anthropic")
     post.refresh_from_db()
     assert (post.review_state, post.affiliation, post.conflict) == (
-        "verified", "Anthropic", "declared",
-    )  # fmt: skip
+        "verified",
+        "Anthropic",
+        "declared",
+    )
 
 
 def test_a_changed_block_of_too_many_lines_shows_whole():
@@ -1454,9 +1490,10 @@ def test_taking_a_version_out_of_view_hides_its_reason_too(client, topic, modera
     edit_post(post, body=f"Second. {DOXXING}", reason=f"Added that {DOXXING}")
     edit_post(post, editor=moderator, reason="Personal data removed.", body="Third.")
     services.revisions_redact(
-        revisions=post.revisions.filter(number__in=[1, 2]), actor=moderator,
+        revisions=post.revisions.filter(number__in=[1, 2]),
+        actor=moderator,
         reason="Doxxing.",
-    )  # fmt: skip
+    )
 
     history_html = page(client.get(f"/p/{post.pk}/history/"))
     document = client.get(f"/p/{post.pk}/disclosure.json").json()
@@ -1464,5 +1501,7 @@ def test_taking_a_version_out_of_view_hides_its_reason_too(client, topic, modera
     assert "1 Secret Lane" not in history_html
     assert "1 Secret Lane" not in json.dumps(document)
     assert [r["reason"] for r in document["revisions"]] == [
-        None, None, "Personal data removed.",
-    ]  # fmt: skip
+        None,
+        None,
+        "Personal data removed.",
+    ]

@@ -207,7 +207,7 @@ def test_unhandled_error_shows_the_standalone_500_page(client, db, monkeypatch):
         raise RuntimeError("a bug")
 
     # URL patterns hold the view functions themselves; break what they call.
-    monkeypatch.setattr("forum.views.render", broken)
+    monkeypatch.setattr("forum.views.threads.render", broken)
     client.raise_request_exception = False
     response = client.get("/")
     assert response.status_code == 500
@@ -222,7 +222,7 @@ def test_permission_denied_shows_the_custom_403(client, db, monkeypatch):
     def forbidden(*args, **kwargs):
         raise PermissionDenied("internal reason")
 
-    monkeypatch.setattr("forum.views.render", forbidden)
+    monkeypatch.setattr("forum.views.threads.render", forbidden)
     response = client.get("/")
     assert response.status_code == 403
     body = response.content.decode()

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from forum import services
 from forum.models import Party, Position, PositionProposal, Stance, Topic
 
-from .factories import HUMAN_DISCLOSURE, make_post, stance
+from .factories import disclosure, make_post, stance
 
 SEED = Path(settings.BASE_DIR) / "seeds" / "us-export-controls-frontier-ai.toml"
 SHARED_ARTICLE = (
@@ -343,13 +343,18 @@ def test_reseeding_keeps_positions_readers_proposed_and_moderators_approved(
     seed(seed_copy)
     topic = Topic.objects.get()
     proposal = services.position_propose(
-        topic=topic, author=user, claim="Defenders should get licensed access",
-        attested=True, **HUMAN_DISCLOSURE,
-    )  # fmt: skip
+        topic=topic,
+        author=user,
+        claim="Defenders should get licensed access",
+        attested=True,
+        disclosure=disclosure(),
+    )
     services.proposals_decide(
         proposals=PositionProposal.objects.filter(pk=proposal.pk),
-        approve=True, actor=moderator, reason="The debate lacks it.",
-    )  # fmt: skip
+        approve=True,
+        actor=moderator,
+        reason="The debate lacks it.",
+    )
 
     seed(seed_copy)
 

@@ -155,8 +155,11 @@ def test_posting_limit_holds_across_workers_sharing_a_redis_cache(site):
     """A second reply within ten seconds is refused whichever worker takes it."""
     base, env = site
     sessions = json.loads(manage(env, "shell", "-c", MAKE_SESSIONS % 8))
-    jobs = [(session, f"Quick reply {n}-{i}.") for n, session in enumerate(sessions)
-            for i in range(2)]  # fmt: skip
+    jobs = [
+        (session, f"Quick reply {n}-{i}.")
+        for n, session in enumerate(sessions)
+        for i in range(2)
+    ]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda job: post_reply(base, *job), jobs))

@@ -18,7 +18,8 @@ from .factories import (
 
 
 def disclosure(topic, **changes):
-    """A valid human, unpaid, conflict-free disclosure, with `changes` applied.
+    """validate_disclosure's arguments for a valid human, unpaid, conflict-free
+    disclosure, with `changes` applied.
 
     `conflict_parties` names parties as "own" (this topic's) or "foreign".
     """
@@ -27,12 +28,11 @@ def disclosure(topic, **changes):
         "foreign": lambda: make_topic().parties.get(slug="anthropic"),
     }
     names = changes.pop("conflict_parties", [])
-    return {
-        **HUMAN_DISCLOSURE,
-        **changes,
-        "topic": topic,
-        "conflict_parties": [parties[name]() for name in names],
-    }
+    answers = services.DisclosureAnswers(
+        **{**HUMAN_DISCLOSURE, **changes},
+        conflict_parties=[parties[name]() for name in names],
+    )
+    return {"topic": topic, "disclosure": answers}
 
 
 def error_codes(excinfo):
@@ -294,15 +294,17 @@ def test_post_create_stores_stances_tags_conflict_parties_and_attestation(topic)
         ],
         tags=["exploits", "open source"],
         parent=parent,
-        authorship="ai_assisted",
-        ai_model=" Claude ",
-        ai_maker="Anthropic PBC",
-        affiliation="Anthropic",
-        paid="expected",
-        paid_by=" Anthropic ",
-        conflict="declared",
-        conflict_parties=[topic.parties.get(slug="anthropic")],
-        conflict_details="I work at Anthropic.",
+        disclosure=services.DisclosureAnswers(
+            authorship="ai_assisted",
+            ai_model=" Claude ",
+            ai_maker="Anthropic PBC",
+            affiliation="Anthropic",
+            paid="expected",
+            paid_by=" Anthropic ",
+            conflict="declared",
+            conflict_parties=[topic.parties.get(slug="anthropic")],
+            conflict_details="I work at Anthropic.",
+        ),
         attested=True,
     )
 
@@ -364,12 +366,15 @@ def test_post_create_without_attestation_stores_nothing(topic):
 @pytest.mark.parametrize(
     ("changes", "codes"),
     [
-        ({"authorship": "ai_generated"}, {"ai_model": ["ai_model_required"], "ai_maker": ["ai_maker_required"]}),
+        (
+            {"authorship": "ai_generated"},
+            {"ai_model": ["ai_model_required"], "ai_maker": ["ai_maker_required"]},
+        ),
         ({"stances": []}, {"stances": ["stances_required"]}),
         ({"tags": ["t"] * 11}, {"tags": ["tags_too_many"]}),
     ],
     ids=["disclosure", "stances", "tags"],
-)  # fmt: skip
+)
 def test_post_create_breaking_a_rule_stores_nothing(topic, changes, codes):
     with pytest.raises(ValidationError) as excinfo:
         make_post(topic=topic, **changes)
@@ -402,10 +407,13 @@ def test_moderator_edit_saves_under_the_same_rules(topic, moderator):
     post = make_post(topic=topic, tags=["old"])
 
     edit_post(
-        post, editor=moderator, reason="Spam link removed.",
+        post,
+        editor=moderator,
+        reason="Spam link removed.",
         body="Edited by a moderator.",
-        stances=[stance(topic, "opposes-ban-is-justified")], tags=["new"],
-    )  # fmt: skip
+        stances=[stance(topic, "opposes-ban-is-justified")],
+        tags=["new"],
+    )
 
     post = Post.objects.get(pk=post.pk)
     assert post.body_html == "<p>Edited by a moderator.</p>\n"
@@ -454,9 +462,12 @@ def test_topics_set_flag_locks_and_pins_logging_each_change(topic, moderator):
     other = make_topic()
     for flag in ("is_locked", "is_pinned"):
         count = services.topics_set_flag(
-            topics=Topic.objects.filter(pk=topic.pk), flag=flag, value=True,
-            actor=moderator, reason="Heated.",
-        )  # fmt: skip
+            topics=Topic.objects.filter(pk=topic.pk),
+            flag=flag,
+            value=True,
+            actor=moderator,
+            reason="Heated.",
+        )
         assert count == 1
 
     topic.refresh_from_db()
@@ -497,9 +508,12 @@ def test_topics_set_flag_refuses_anything_but_lock_and_pin(
 
     with pytest.raises(KeyError):
         services.topics_set_flag(
-            topics=Topic.objects.all(), flag=flag, value=value, actor=moderator,
+            topics=Topic.objects.all(),
+            flag=flag,
+            value=value,
+            actor=moderator,
             reason="Because.",
-        )  # fmt: skip
+        )
 
     topic.refresh_from_db()
     assert (topic.title, topic.is_locked) == (title, False)
@@ -517,14 +531,18 @@ def test_moderation_services_refuse_a_missing_or_bad_reason(topic, moderator, re
         )
     with pytest.raises(ValidationError) as lock:
         services.topics_set_flag(
-            topics=Topic.objects.all(), flag="is_locked", value=True,
-            actor=moderator, reason=reason,
-        )  # fmt: skip
+            topics=Topic.objects.all(),
+            flag="is_locked",
+            value=True,
+            actor=moderator,
+            reason=reason,
+        )
 
     for raised in (hide, lock):
         assert raised.value.error_dict["reason"][0].code in {
-            "reason_required", "reason_invalid",
-        }  # fmt: skip
+            "reason_required",
+            "reason_invalid",
+        }
     post.refresh_from_db()
     topic.refresh_from_db()
     assert (post.status, topic.is_locked) == ("published", False)

@@ -237,30 +237,53 @@ def test_thread_shows_replies_oldest_first_with_author_permalink_stances_tags_an
     ("disclosure", "strip"),
     [
         (
-            {"authorship": "ai_generated", "ai_model": "Claude", "ai_maker": "Anthropic"},
+            {
+                "authorship": "ai_generated",
+                "ai_model": "Claude",
+                "ai_maker": "Anthropic",
+            },
             "Disclosure: AI-generated with Claude (Anthropic) — Anthropic is a party to "
             "this debate · Affiliation: none · Not paid · No declared conflicts",
         ),
         (
-            {"authorship": "ai_polished", "ai_model": "Claude", "ai_maker": "anthropic pbc"},
+            {
+                "authorship": "ai_polished",
+                "ai_model": "Claude",
+                "ai_maker": "anthropic pbc",
+            },
             "Disclosure: AI-polished with Claude (anthropic pbc) — Anthropic is a party "
             "to this debate · Affiliation: none · Not paid · No declared conflicts",
         ),
         (
-            {"authorship": "ai_assisted", "ai_model": "GPT-4o", "ai_maker": "OpenAI",
-             "affiliation": "Acme Labs", "paid": "expected", "paid_by": "Acme Labs"},
+            {
+                "authorship": "ai_assisted",
+                "ai_model": "GPT-4o",
+                "ai_maker": "OpenAI",
+                "affiliation": "Acme Labs",
+                "paid": "expected",
+                "paid_by": "Acme Labs",
+            },
             "Disclosure: AI-assisted with GPT-4o (OpenAI) · Affiliation: Acme Labs · "
             "Expects pay from Acme Labs · No declared conflicts",
         ),
         (
-            {"paid": "yes", "paid_by": "A lobby", "conflict": "declared",
-             "conflict_details": "I consult for both."},
+            {
+                "paid": "yes",
+                "paid_by": "A lobby",
+                "conflict": "declared",
+                "conflict_details": "I consult for both.",
+            },
             "Disclosure: Human-written · Affiliation: none · Paid by A lobby · "
             "Declared conflict with Anthropic, US government: I consult for both.",
         ),
     ],
-    ids=["ai maker is a party", "maker named by alias", "paid later", "declared conflict"],
-)  # fmt: skip
+    ids=[
+        "ai maker is a party",
+        "maker named by alias",
+        "paid later",
+        "declared conflict",
+    ],
+)
 def test_reply_disclosure_strip_in_plain_words_sits_above_its_body(
     client, topic, disclosure, strip
 ):
@@ -572,10 +595,21 @@ def test_reply_form_shows_every_contract_field(poster, topic):
     assert response.status_code == 200
     names = set(re.findall(r'name="([a-z_0-9]+)"', page(response)))
     assert names >= {
-        "body", "stances", "tags", "parent", "authorship", "ai_model", "ai_maker",
-        "affiliation", "paid", "paid_by", "conflict", "conflict_parties",
-        "conflict_details", "attest",
-    }  # fmt: skip
+        "body",
+        "stances",
+        "tags",
+        "parent",
+        "authorship",
+        "ai_model",
+        "ai_maker",
+        "affiliation",
+        "paid",
+        "paid_by",
+        "conflict",
+        "conflict_parties",
+        "conflict_details",
+        "attest",
+    }
     assertContains(
         response,
         f'<input type="checkbox" name="stances" value="{ENDANGERS}"',
@@ -603,11 +637,13 @@ def test_reply_form_prefills_parent_from_query_string(poster, topic):
 @pytest.mark.parametrize(
     "value",
     [
-        "abc", "-1", "1.5",
+        "abc",
+        "-1",
+        "1.5",
         pytest.param("²"),
         pytest.param("٣"),
     ],
-)  # fmt: skip
+)
 def test_reply_form_ignores_a_parent_that_is_not_a_post_id(poster, topic, value):
     response = poster.get(reply_url(topic), {"parent": value})
 
@@ -658,8 +694,15 @@ def test_valid_reply_is_stored_with_everything_and_redirects_to_its_permalink(
 
 
 def test_minimal_human_reply_is_stored(poster, topic):
-    data = {"body": "Short.", "stances": JUSTIFIED, "authorship": "human", "affiliation": "none",
-            "paid": "no", "conflict": "none", "attest": "on"}  # fmt: skip
+    data = {
+        "body": "Short.",
+        "stances": JUSTIFIED,
+        "authorship": "human",
+        "affiliation": "none",
+        "paid": "no",
+        "conflict": "none",
+        "attest": "on",
+    }
 
     response = poster.post(reply_url(topic), data)
 
@@ -681,30 +724,118 @@ CHOICE = "Select a valid choice. %s is not one of the available choices."
 REJECTED_REPLIES = {
     "body empty": ({"body": ""}, "body", "Write your reply before posting."),
     "body whitespace": ({"body": "  \n "}, "body", "Write your reply before posting."),
-    "body too long": ({"body": "x" * 20_001}, "body", "Ensure this value has at most 20000 characters (it has 20001)."),
-    "body NUL byte": ({"body": "nul\x00byte"}, "body", "Null characters are not allowed."),
-    "no stance": ({"stances": []}, "stances", "Choose at least one stance: say where this reply stands."),
-    "both polarities": ({"stances": [ENDANGERS, NOT_ENDANGERS]}, "stances", "A reply cannot both support and oppose “The ban endangers defenders”."),
-    "stance of another topic": ({"stances": ["supports-export-rules-work"]}, "stances", CHOICE % "supports-export-rules-work"),
-    "too many tags": ({"tags": ",".join(f"t{i}" for i in range(11))}, "tags", "Use at most 10 keyword tags."),
-    "tag too long": ({"tags": "ok, " + "y" * 51}, "tags", "Keep each keyword tag to 50 characters (“yyyyyyyyyyyyyyyyyyyy…” is longer)."),
-    "authorship missing": ({"authorship": None}, "authorship", "Say who wrote this post."),
+    "body too long": (
+        {"body": "x" * 20_001},
+        "body",
+        "Ensure this value has at most 20000 characters (it has 20001).",
+    ),
+    "body NUL byte": (
+        {"body": "nul\x00byte"},
+        "body",
+        "Null characters are not allowed.",
+    ),
+    "no stance": (
+        {"stances": []},
+        "stances",
+        "Choose at least one stance: say where this reply stands.",
+    ),
+    "both polarities": (
+        {"stances": [ENDANGERS, NOT_ENDANGERS]},
+        "stances",
+        "A reply cannot both support and oppose “The ban endangers defenders”.",
+    ),
+    "stance of another topic": (
+        {"stances": ["supports-export-rules-work"]},
+        "stances",
+        CHOICE % "supports-export-rules-work",
+    ),
+    "too many tags": (
+        {"tags": ",".join(f"t{i}" for i in range(11))},
+        "tags",
+        "Use at most 10 keyword tags.",
+    ),
+    "tag too long": (
+        {"tags": "ok, " + "y" * 51},
+        "tags",
+        "Keep each keyword tag to 50 characters (“yyyyyyyyyyyyyyyyyyyy…” is longer).",
+    ),
+    "authorship missing": (
+        {"authorship": None},
+        "authorship",
+        "Say who wrote this post.",
+    ),
     "authorship unknown": ({"authorship": "robot"}, "authorship", CHOICE % "robot"),
-    "AI without model": ({"ai_model": ""}, "ai_model", "Name the AI model you used, e.g. “Claude”."),
-    "AI without maker": ({"ai_maker": " "}, "ai_maker", "Name the company or group that made the AI model, e.g. “Anthropic”."),
-    "human with model": ({"authorship": "human", "ai_maker": ""}, "ai_model", "Leave the AI model and maker empty for a human-written post, or choose how AI was involved."),
-    "affiliation blank": ({"affiliation": ""}, "affiliation", "Give your relevant employer or organisation, or write “none”."),
-    "affiliation whitespace": ({"affiliation": "   "}, "affiliation", "Give your relevant employer or organisation, or write “none”."),
-    "paid missing": ({"paid": None}, "paid", "Say whether you are paid to post on this."),
-    "paid without payer": ({"paid": "yes", "paid_by": ""}, "paid_by", "Say who pays you, or will, to post on this."),
-    "unpaid with payer": ({"paid": "no"}, "paid_by", "Leave “paid by” empty when you are not paid, or change your answer above."),
-    "conflict missing": ({"conflict": None}, "conflict", "Say whether you have a conflict of interest."),
-    "conflict without parties": ({"conflict_parties": []}, "conflict_parties", "Choose the party or parties your conflict of interest involves."),
-    "conflict without details": ({"conflict_details": ""}, "conflict_details", "Describe the conflict of interest in a sentence or two."),
-    "no conflict with parties": ({"conflict": "none", "conflict_details": ""}, "conflict", "Choose “declared” to name a conflict, or clear its parties and details."),
-    "party of another topic": ({"conflict_parties": ["amazon"]}, "conflict_parties", CHOICE % "amazon"),
-    "not attested": ({"attest": None}, "attest", "Confirm that your disclosure is complete and accurate."),
-}  # fmt: skip
+    "AI without model": (
+        {"ai_model": ""},
+        "ai_model",
+        "Name the AI model you used, e.g. “Claude”.",
+    ),
+    "AI without maker": (
+        {"ai_maker": " "},
+        "ai_maker",
+        "Name the company or group that made the AI model, e.g. “Anthropic”.",
+    ),
+    "human with model": (
+        {"authorship": "human", "ai_maker": ""},
+        "ai_model",
+        "Leave the AI model and maker empty for a human-written post, or choose how AI was involved.",
+    ),
+    "affiliation blank": (
+        {"affiliation": ""},
+        "affiliation",
+        "Give your relevant employer or organisation, or write “none”.",
+    ),
+    "affiliation whitespace": (
+        {"affiliation": "   "},
+        "affiliation",
+        "Give your relevant employer or organisation, or write “none”.",
+    ),
+    "paid missing": (
+        {"paid": None},
+        "paid",
+        "Say whether you are paid to post on this.",
+    ),
+    "paid without payer": (
+        {"paid": "yes", "paid_by": ""},
+        "paid_by",
+        "Say who pays you, or will, to post on this.",
+    ),
+    "unpaid with payer": (
+        {"paid": "no"},
+        "paid_by",
+        "Leave “paid by” empty when you are not paid, or change your answer above.",
+    ),
+    "conflict missing": (
+        {"conflict": None},
+        "conflict",
+        "Say whether you have a conflict of interest.",
+    ),
+    "conflict without parties": (
+        {"conflict_parties": []},
+        "conflict_parties",
+        "Choose the party or parties your conflict of interest involves.",
+    ),
+    "conflict without details": (
+        {"conflict_details": ""},
+        "conflict_details",
+        "Describe the conflict of interest in a sentence or two.",
+    ),
+    "no conflict with parties": (
+        {"conflict": "none", "conflict_details": ""},
+        "conflict",
+        "Choose “declared” to name a conflict, or clear its parties and details.",
+    ),
+    "party of another topic": (
+        {"conflict_parties": ["amazon"]},
+        "conflict_parties",
+        CHOICE % "amazon",
+    ),
+    "not attested": (
+        {"attest": None},
+        "attest",
+        "Confirm that your disclosure is complete and accurate.",
+    ),
+}
 
 
 @pytest.mark.parametrize(
@@ -737,11 +868,20 @@ def test_rejected_reply_stores_nothing_explains_at_the_field_and_keeps_typed_inp
 # (parent given, message shown in the error summary, which holds hidden fields' errors)
 REJECTED_PARENTS = {
     "nonexistent": (lambda topic: "424242", "That post does not exist."),
-    "huge": (lambda topic: "9" * 30, "Ensure this value is less than or equal to 9223372036854775807."),
+    "huge": (
+        lambda topic: "9" * 30,
+        "Ensure this value is less than or equal to 9223372036854775807.",
+    ),
     "largest id": (lambda topic: str(2**63 - 1), "That post does not exist."),
-    "of another topic": (lambda topic: str(make_post().pk), "You can only reply to a post in this topic."),
-    "hidden": (lambda topic: _hidden_post_id(topic), "That post was hidden by moderators; reply to the topic instead."),
-}  # fmt: skip
+    "of another topic": (
+        lambda topic: str(make_post().pk),
+        "You can only reply to a post in this topic.",
+    ),
+    "hidden": (
+        lambda topic: _hidden_post_id(topic),
+        "That post was hidden by moderators; reply to the topic instead.",
+    ),
+}
 
 
 def _hidden_post_id(topic) -> str:
@@ -779,11 +919,14 @@ def test_reply_to_a_parent_it_cannot_answer_is_rejected_and_text_kept(
     assert reply_form_values(response) == as_typed(data)
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("abc", "Enter a whole number."),
-    ("-1", "Ensure this value is greater than or equal to 1."),
-    ("٣", "That post does not exist."),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("abc", "Enter a whole number."),
+        ("-1", "Ensure this value is greater than or equal to 1."),
+        ("٣", "That post does not exist."),
+    ],
+)
 def test_reply_with_parent_that_is_no_post_id_is_rejected_and_text_kept(
     poster, topic, value, message
 ):
@@ -877,9 +1020,12 @@ def test_topic_locked_while_the_reply_is_checked_refuses_it(poster, topic, monke
 
     def clean_then_lock(form):
         services.topics_set_flag(
-            topics=Topic.objects.filter(pk=topic.pk), flag="is_locked", value=True,
-            actor=None, reason="Test reason.",
-        )  # fmt: skip
+            topics=Topic.objects.filter(pk=topic.pk),
+            flag="is_locked",
+            value=True,
+            actor=None,
+            reason="Test reason.",
+        )
         return original_clean(form)
 
     monkeypatch.setattr(PostForm, "clean", clean_then_lock)
@@ -1111,9 +1257,13 @@ def test_logout_is_post_only(poster):
 
 def test_reply_form_shows_the_post_it_answers_with_its_disclosure(client, topic):
     parent = make_post(
-        topic=topic, author=make_user(username="ada"), body="Models <b>help</b> defenders.",
-        authorship="ai_assisted", ai_model="Claude", ai_maker="Anthropic PBC",
-    )  # fmt: skip
+        topic=topic,
+        author=make_user(username="ada"),
+        body="Models <b>help</b> defenders.",
+        authorship="ai_assisted",
+        ai_model="Claude",
+        ai_maker="Anthropic PBC",
+    )
     client.force_login(make_user())
 
     response = client.get(f"{reply_url(topic)}?parent={parent.pk}")
@@ -1135,9 +1285,11 @@ def test_reply_form_quotes_no_post_it_cannot_answer(client, topic, other_topic, 
     target = make_post(topic=other_topic if which == "of another topic" else topic)
     if which == "hidden":
         services.posts_set_status(
-            posts=Post.objects.filter(pk=target.pk), status=PostStatus.HIDDEN,
-            actor=None, reason="Spam.",
-        )  # fmt: skip
+            posts=Post.objects.filter(pk=target.pk),
+            status=PostStatus.HIDDEN,
+            actor=None,
+            reason="Spam.",
+        )
     parent = str(2**64) if which == "huge" else str(target.pk)
     client.force_login(make_user())
 

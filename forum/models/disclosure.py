@@ -18,6 +18,24 @@ if TYPE_CHECKING:
 BODY_MAX_LENGTH = 20_000
 REASON_MAX_LENGTH = 1000
 
+# What every disclosure asks, in the order every form, admin page and record
+# asks it, with the label readers see: the one list of the disclosure's fields.
+DISCLOSURE_FIELDS = {
+    "authorship": "How it was written",
+    "ai_model": "AI model",
+    "ai_maker": "AI model's maker",
+    "affiliation": "Affiliation",
+    "paid": "Paid to post",
+    "paid_by": "Paid by",
+    "conflict": "Conflict of interest",
+    "conflict_parties": "Parties of this debate you are tied to",
+    "conflict_details": "Conflict details",
+}
+# The answers a disclosure keeps in its own row; the parties are links.
+DISCLOSURE_TEXT_FIELDS = tuple(
+    name for name in DISCLOSURE_FIELDS if name != "conflict_parties"
+)
+
 
 def not_blank(field: str) -> GreaterThan:
     """A condition that `field` holds more than whitespace, on SQLite and PostgreSQL.

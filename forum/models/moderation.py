@@ -1,5 +1,7 @@
 """Reports, suspensions, proposed positions and the public moderation log."""
 
+from datetime import UTC
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -154,6 +156,16 @@ class Suspension(models.Model):
     @property
     def is_active(self) -> bool:
         return self.lifted_at is None and self.until > timezone.now()
+
+    @property
+    def message(self) -> str:
+        """What the suspended user reads wherever they are refused, in these words."""
+        until = self.until.astimezone(UTC)
+        return (
+            f"Your account is suspended from posting and reporting until "
+            f"{until.day} {until:%B %Y, %H:%M} UTC. Moderators gave this reason: "
+            f"{self.reason}"
+        )
 
 
 class ProposalStatus(models.TextChoices):

@@ -114,14 +114,18 @@ class PostQuerySet(models.QuerySet):
             self.published()
             .with_party_flag()
             .values(
-                "topic_id", "authorship", "paid", "conflict", "has_party",
+                "topic_id",
+                "authorship",
+                "paid",
+                "conflict",
+                "has_party",
                 position_id=F("stance_links__tag__position_id"),
                 polarity=F("stance_links__tag__polarity"),
             )
             .filter(position_id__isnull=False)
             .annotate(count=Count("pk"))
             .order_by()
-        )  # fmt: skip
+        )
 
     def newest_first(self):
         return self.order_by("-created", "-id")

@@ -31,8 +31,17 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Serving on http://{host}:{port}/"))
         self.stdout.flush()
         argv = [
-            sys.executable, "-m", "gunicorn", "forum.wsgi:application",
-            "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "forum.wsgi:application",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "--forwarded-allow-ips",
+            "127.0.0.1",
+        ]
         os.execv(sys.executable, argv)

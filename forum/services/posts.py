@@ -1,0 +1,104 @@
+"""Publishing a reply: every rule checked again under the topic's lock, then stored and counted."""
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Post, Stance, Topic
+from . import topics
+from .disclosure import DisclosureAnswers
+from .guards import require_not_suspended, topic_open
+from .validation import (
+    validate_attested,
+    validate_disclosure,
+    validate_keywords,
+    validate_parent,
+    validate_passage,
+    validate_stances,
+)
+
+
+class DuplicatePost(ValidationError):
+    """The author posted this same text a moment ago: `post` is that reply."""
+
+    def __init__(self, post: Post):
+        super().__init__(
+            "You posted this same text at %(time)s (#%(post)d); it was not posted again.",
+            code="duplicate",
+            params={"post": post.pk, "time": f"{post.created:%H:%M} UTC"},
+        )
+        self.post = post
+
+
+@transaction.atomic
+def post_create(
+    *,
+    topic: Topic,
+    author: AbstractBaseUser,
+    body: str,
+    stances: Iterable[Stance],
+    disclosure: DisclosureAnswers,
+    attested: bool,
+    tags: Sequence[str] = (),
+    parent: Post | None = None,
+    passage: int | None = None,
+    admit: Callable[[], None] | None = None,
+) -> Post:
+    """Publish a reply once its disclosure is attested and every rule holds.
+
+    `admit()` runs under the topic's lock once the reply is known to be new,
+    just before it is stored: flood control counts it there, and may refuse.
+    """
+    topic = topic_open(topic)
+    require_not_suspended(author)
+    validate_attested(attested)
+    # Each stance once: taggit would store one link, the counts would add two.
+    stances = list(dict.fromkeys(stances))
+    validate_disclosure(topic=topic, disclosure=disclosure)
+    validate_reply(topic=topic, stances=stances, parent=parent, passage=passage)
+    validate_keywords(names=tags)
+    now = timezone.now()
+    # Under the topic's lock a double-submitted form sees its twin committed.
+    if earlier := post_find_duplicate(author=author, body=body, now=now):
+        raise DuplicatePost(earlier)
+    if admit is not None:
+        admit()
+    post = Post(topic=topic, author=author, parent=parent, passage=passage)
+    post.body, post.attested_at, post.created = body, now, now
+    disclosure.apply_to(post)
+    # The validators above just ran, and the database checks the same named
+    # constraints on insert: re-running them as queries here would only hold
+    # the write lock longer. Related rows were fetched, so skip their lookups.
+    post.full_clean(exclude=["topic", "author", "parent"], validate_constraints=False)
+    post.save()
+    # A new post has no links yet: add() spares set()'s look-ups of old ones.
+    if disclosure.conflict_parties:
+        post.conflict_parties.add(*disclosure.conflict_parties)
+    post.stances.add(*stances)
+    if tags:
+        post.tags.add(*tags)
+    topics.count_new_post(topic=topic, stances=stances, now=now)
+    return post
+
+
+def validate_reply(
+    *, topic: Topic, stances: list[Stance], parent: Post | None, passage: int | None
+) -> None:
+    """Where a new reply stands and what it answers, in its topic."""
+    validate_stances(topic=topic, stances=stances)
+    validate_parent(topic=topic, parent=parent)
+    validate_passage(topic=topic, passage=passage)
+
+
+def post_find_duplicate(
+    *, author: AbstractBaseUser, body: str, now: datetime
+) -> Post | None:
+    """The author's post with this exact body from the last duplicate window, if any."""
+    since = now - timedelta(seconds=settings.STANDPOINT_DUPLICATE_SECONDS)
+    recent = Post.objects.filter(author=author, body=body, created__gte=since)
+    return recent.order_by("-created").first()

@@ -1,0 +1,47 @@
+"""Pages: read without an account, sign up to post. Views fetch, validate, call one service.
+
+One module per area: threads (the list, the thread page and how it is
+assembled), posting (every page that writes), records (histories, profiles,
+the moderation log), accounts, and site (health, errors). `base` holds what
+they share, above all `submit`, the one way a posted form is answered.
+"""
+
+from .accounts import admin_login, login_view, profile_defaults, signup
+from .posting import (
+    position_propose,
+    post_create,
+    post_edit,
+    post_report,
+    reply_preview,
+)
+from .records import (
+    moderation_log,
+    post_disclosure,
+    post_history,
+    profile,
+    profile_defaults_history,
+)
+from .site import healthz, server_error
+from .threads import post_detail, topic_detail, topic_list
+
+__all__ = [
+    "admin_login",
+    "healthz",
+    "login_view",
+    "moderation_log",
+    "position_propose",
+    "post_create",
+    "post_detail",
+    "post_disclosure",
+    "post_edit",
+    "post_history",
+    "post_report",
+    "profile",
+    "profile_defaults",
+    "profile_defaults_history",
+    "reply_preview",
+    "server_error",
+    "signup",
+    "topic_detail",
+    "topic_list",
+]

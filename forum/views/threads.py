@@ -1,0 +1,181 @@
+"""The topic list, the thread page and a post's permalink.
+
+A thread page is put together like this, from the URL to the bytes
+(docs/architecture.md draws it):
+
+1. `cached_for_anonymous` (forum.caching) reads the topic's version, its id and
+   `updated`, with one small query. An anonymous reader whose page is stored
+   gets it from the cache, or a 304, and nothing below runs.
+2. `topic_detail` builds the thread body (article, stance map, filters, a page
+   of replies and their JSON-LD) through `fragment()`: one cached copy per
+   topic version, page, filters and staff-or-not, shared by every reader.
+   Inside it, the positions section with the stance map is a fragment of its
+   own, one per topic version, shared by every page and filter.
+3. Nothing of one reader may be in the shared body, so each reply leaves an
+   HTML comment, `<!--edit <post> <author>-->`, where an Edit link may go.
+   `edit_links` fills those holes for this reader, or removes them. The body
+   was rendered with autoescape on, so the page includes it with `|safe`.
+4. A signed-in reader also gets the reply form. Its fields are a fragment per
+   topic version and per version of the reader's disclosure defaults; its
+   CSRF token is rendered outside the fragment (`_reply_form.html`).
+5. `topic_detail.html` puts these in the layout; for anonymous readers step 1
+   stores the page, with a gzip copy.
+"""
+
+import re
+from datetime import UTC, datetime
+
+from django.db.models import prefetch_related_objects
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+from .. import history, records, services, stancemap
+from ..caching import cacheable, cached_for_anonymous, canonical_path, fragment
+from ..forms import PostForm, ThreadFilterForm
+from ..models import DisclosureDefaults, Post, Topic
+from .base import paginate, per_page
+
+THREAD_PARAMS = frozenset({"page", "stance", "authorship", "written", "ties", "order"})
+EDIT_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")
+
+
+def list_stamp() -> tuple[str, datetime]:
+    """What versions the topic list: how many topics, and the latest change."""
+    count, latest = Topic.objects.list_stamp()
+    latest = latest or datetime.fromtimestamp(0, tz=UTC)
+    return f"{count}:{latest.isoformat()}", latest
+
+
+@require_safe
+@cached_for_anonymous(list_stamp)
+def topic_list(request):
+    topics = list(Topic.objects.for_list_page())
+    maps = stancemap.for_topics(topics)
+    for topic in topics:
+        topic.stance_map = maps[topic.pk]
+    return render(request, "forum/topic_list.html", {"topics": topics})
+
+
+def topic_version(pk: int, updated: datetime) -> str:
+    """What versions a thread's caches: the topic's id and last change."""
+    return f"{pk}:{updated.isoformat()}"
+
+
+def thread_stamp(slug: str) -> tuple[str, datetime] | None:
+    found = Topic.objects.stamp(slug)
+    return None if found is None else (topic_version(*found), found[1])
+
+
+@require_safe
+@cached_for_anonymous(thread_stamp, params=THREAD_PARAMS)
+def topic_detail(request, slug):
+    topic = get_object_or_404(Topic, slug=slug)
+    version = topic_version(topic.pk, topic.updated)
+    body, status = fragment(
+        ("thread", version, canonical_path(request), request.user.is_staff),
+        lambda: thread_body(request, topic),
+        store=cacheable(request, THREAD_PARAMS),
+        keep=lambda rendered: rendered[1] == 200,  # a bad filter's 400 is not kept
+    )
+    context = {
+        "topic": topic,
+        "thread_body": edit_links(body, request.user, topic),
+        "reply_fields": None,
+        "locked_notice": services.TOPIC_LOCKED,
+    }
+    if request.user.is_authenticated and not topic.is_locked:
+        # The form is shared by every reader with the same defaults (or none).
+        defaults = services.user_defaults(request.user)
+        context["reply_fields"] = fragment(
+            ("reply-fields", version, defaults and defaults.pk),
+            lambda: reply_fields(topic, defaults),
+        )
+    return render(request, "forum/topic_detail.html", context, status=status)
+
+
+def thread_body(request, topic: Topic) -> tuple[str, int]:
+    """The article, positions and a page of replies: the same for every non-staff reader."""
+    prefetch_related_objects([topic], *Topic.thread_prefetch())
+    filters = ThreadFilterForm(request.GET, topic=topic)
+    # Unfiltered, a thread keeps hidden replies in place as tombstones, so the
+    # conversation reads on; a filter picks among what the reader may read.
+    posts = topic.posts.in_thread_order()
+    if filters.is_newest_first():
+        posts = posts.newest_first()
+    filtering = filters.is_filtering()
+    if filtering:
+        posts = filters.filter(posts.visible_to(request.user))
+    # Page by ids first: a deep page's OFFSET then walks the index alone, and
+    # only the twenty rows shown are joined and prefetched.
+    page = paginate(
+        posts.values_list("pk", flat=True),
+        request.GET.get("page"),
+        count=None if filtering else topic.reply_count + topic.hidden_count,
+    )
+    page.object_list = topic.posts.for_thread_page().in_order_of(page.object_list)
+    history.attach_trails(page.object_list)
+    context = {
+        "topic": topic,
+        "page": page,
+        "filters": filters,
+        "positions": positions_section(topic),
+        "jsonld": records.thread_jsonld(topic, page.object_list),
+        "locked_notice": services.TOPIC_LOCKED,
+    }
+    html = render_to_string("forum/_thread_body.html", context, request=request)
+    return html, 200 if filters.is_valid() else 400
+
+
+def positions_section(topic: Topic) -> str:
+    """The positions with the stance map: one grouped query per topic version,
+    shared by every page and filter of the thread."""
+    return fragment(
+        ("positions", topic_version(topic.pk, topic.updated)),
+        lambda: render_to_string(
+            "forum/_positions.html",
+            {"topic": topic, "map": stancemap.for_topic(topic)},
+        ),
+    )
+
+
+def reply_fields(topic: Topic, defaults: DisclosureDefaults | None) -> str:
+    """The reply form's fields, pre-filled from one version of someone's defaults."""
+    initial = services.defaults_initial(defaults, topic)
+    form = PostForm(topic=topic, initial=initial)
+    return render_to_string("forum/_reply_fields.html", {"form": form, "topic": topic})
+
+
+def edit_links(body: str, user, topic: Topic) -> str:
+    """Fill the shared thread body's holes with Edit links where `user` may edit.
+
+    Each post leaves a comment naming itself and its author; this puts the
+    reader's own links in, with no query, or takes the holes out.
+    """
+    if not user.is_authenticated:
+        return EDIT_HOLE.sub("", body)
+
+    # One reverse() for all: a page of a reader's own replies has twenty links.
+    url = reverse("post-edit", args=[0]).replace("/0/", "/{}/")
+
+    # Read once: `user` is a lazy object, each attribute a detour.
+    staff, me, locked = user.is_staff, user.pk, topic.is_locked
+
+    def link(match) -> str:
+        pk, author = int(match[1]), int(match[2])
+        if staff or (author == me and not locked):
+            return f'<a class="edit-link" href="{url.format(pk)}">Edit</a>'
+        return ""
+
+    return EDIT_HOLE.sub(link, body)
+
+
+@require_safe
+def post_detail(request, pk):
+    """A post's permanent address: the thread page that holds it (or its tombstone)."""
+    post = get_object_or_404(Post.objects.select_related("topic"), pk=pk)
+    ahead = Post.objects.for_topic(post.topic).before(post).count()
+    page = ahead // per_page() + 1
+    query = f"?page={page}" if page > 1 else ""
+    return redirect(f"{post.topic.get_absolute_url()}{query}#p{post.pk}")
