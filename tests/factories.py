@@ -70,9 +70,12 @@ def disclosure(**answers):
 def with_disclosure(arguments: dict, current: dict | None = None) -> dict:
     """`arguments` with its disclosure answers gathered into `disclosure=`.
 
-    Answers not given come from `current`, or make a human-written disclosure.
+    Answers not given come from `current`, or make a human-written disclosure;
+    a `disclosure=` given whole is kept as it is.
     """
     arguments = dict(arguments)
+    if "disclosure" in arguments:
+        return arguments
     answers = {
         name: arguments.pop(name) for name in DISCLOSURE_FIELDS if name in arguments
     }
@@ -113,3 +116,9 @@ def edit_post(post, *, editor=None, **changes):
         arguments["attested"] = True
     arguments = with_disclosure({**arguments, **changes}, current)
     return services.post_edit(post=post, editor=editor, **arguments)
+
+
+def error_codes(excinfo) -> dict[str, list[str]]:
+    """The codes of a raised ValidationError, by field: what a caller tells apart."""
+    errors = excinfo.value.error_dict
+    return {field: [error.code for error in errors[field]] for field in errors}
