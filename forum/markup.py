@@ -12,9 +12,11 @@ import nh3
 from django.utils.html import strip_tags
 from markdown_it import MarkdownIt
 
-ALLOWED_TAGS = set(
-    "a blockquote br code em h1 h2 h3 h4 h5 h6 hr li ol p pre strong ul".split()
-)
+ALLOWED_TAGS = {
+    *("a", "blockquote", "br", "code", "em", "hr", "li", "ol", "p", "pre", "strong"),
+    *(f"h{level}" for level in range(1, 7)),
+    "ul",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
