@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.test import Client
 from pytest_django.asserts import assertContains, assertRedirects
@@ -10,7 +11,7 @@ from forum import services
 from forum.models import ModerationAction, Post, PostStatus, Topic
 
 from .browser_form import form_values
-from .factories import make_post, make_topic, make_user, stance
+from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user, stance
 
 ENDANGERS = "supports-ban-endangers-defenders"
 NOT_ENDANGERS = "opposes-ban-endangers-defenders"
@@ -593,3 +594,88 @@ def test_post_change_refused_by_the_service_meanwhile_shows_why_and_logs_nothing
     assert response.redirect_chain == [(url, 302)]
     assert "Nothing has changed." in [str(m) for m in response.context["messages"]]
     assert not LogEntry.objects.filter(object_id=str(post.pk)).exists()
+
+
+# Deleting what the moderation log names ----------------------------------------
+
+
+def refused_deletion(response, model: str) -> list[str]:
+    """The admin's "Cannot delete" page: (what it lacks rights to, what protects it).
+
+    It names the log's lines twice over: the log is read-only in the admin (no
+    one may delete them), and each is protected (on_delete=PROTECT).
+    """
+    assert response.status_code == 200
+    assert response.context["title"] == f"Cannot delete {model}"
+    text = " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
+    assert (
+        "your account doesn't have permission to delete the following types of "
+        "objects: moderation action" in text
+    )
+    assert response.context["perms_lacking"] == {"moderation action"}
+    return [re.sub(r"<[^>]+>", "", line) for line in response.context["protected"]]
+
+
+def test_superuser_cannot_delete_a_topic_the_moderation_log_names(
+    admin_client, moderator
+):
+    """A topic without positions (stances are never deleted): only the log holds it."""
+    topic = Topic.objects.create(
+        title="Export ban",
+        slug="export-ban",
+        body="The article.",
+        source_publication="The Test Gazette",
+        **HUMAN_DISCLOSURE,
+    )
+    services.topics_set_flag(
+        topics=Topic.objects.filter(pk=topic.pk),
+        flag="is_locked",
+        value=True,
+        actor=moderator,
+        reason="Settled.",
+    )
+    url = f"/admin/forum/topic/{topic.pk}/delete/"
+
+    page = admin_client.get(url)
+    confirmed = admin_client.post(url, {"post": "yes"})
+    bulk = admin_client.post(
+        "/admin/forum/topic/",
+        {"action": "delete_selected", "_selected_action": [topic.pk], "post": "yes"},
+    )
+
+    for response in (page, confirmed, bulk):
+        [line] = refused_deletion(response, "topic")
+        assert line.startswith("Moderation action: locked a topic")
+    assert Topic.objects.filter(pk=topic.pk).exists()
+    assert ModerationAction.objects.filter(topic=topic).count() == 1
+
+
+def test_superuser_cannot_delete_a_user_the_moderation_log_names(
+    admin_client, moderator
+):
+    topic = make_topic()
+    services.topics_set_flag(
+        topics=Topic.objects.filter(pk=topic.pk),
+        flag="is_locked",
+        value=True,
+        actor=moderator,
+        reason="Settled.",
+    )
+    url = f"/admin/auth/user/{moderator.pk}/delete/"
+
+    page = admin_client.get(url)
+    confirmed = admin_client.post(url, {"post": "yes"})
+    bulk = admin_client.post(
+        "/admin/auth/user/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [moderator.pk],
+            "post": "yes",
+        },
+    )
+
+    for response in (page, confirmed, bulk):
+        [line] = refused_deletion(response, "user")
+        assert line.startswith("Moderation action: locked a topic")
+    assert get_user_model().objects.filter(pk=moderator.pk).exists()
+    assert ModerationAction.objects.filter(actor=moderator).count() == 1

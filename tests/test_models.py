@@ -1,11 +1,31 @@
+from datetime import timedelta
+
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
-from forum.models import Party, Position, Post, PostStatus, Stance, Topic
+from forum import services
+from forum.models import (
+    ModerationAction,
+    Party,
+    Position,
+    PositionProposal,
+    Post,
+    PostStatus,
+    Stance,
+    Topic,
+)
 
-from .factories import HUMAN_DISCLOSURE, make_post, make_topic, make_user
+from .factories import (
+    HUMAN_DISCLOSURE,
+    disclosure,
+    make_post,
+    make_topic,
+    make_user,
+)
 
 AI_FIELDS = (
     "Name the AI model and its maker when AI was involved, and leave both empty "
@@ -592,3 +612,99 @@ def test_hidden_posts_are_visible_to_staff_only(topic, moderator):
 
     assert list(Post.objects.visible_to(make_user())) == [shown]
     assert list(Post.objects.visible_to(moderator)) == [shown, hidden]
+
+
+# What the moderation log names stays ------------------------------------------
+
+
+def logged_topic(moderator):
+    topic = make_topic()
+    services.topics_set_flag(
+        topics=Topic.objects.filter(pk=topic.pk),
+        flag="is_locked",
+        value=True,
+        actor=moderator,
+        reason="The question is settled.",
+    )
+    return topic, "topic"
+
+
+def logged_post(moderator):
+    post = make_post()
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=post.pk),
+        status=PostStatus.HIDDEN,
+        actor=moderator,
+        reason="Spam.",
+    )
+    return post, "post"
+
+
+def logged_actor(moderator):
+    logged_topic(moderator)
+    return moderator, "actor"
+
+
+def logged_suspension(moderator):
+    suspension = services.user_suspend(
+        user=make_user(),
+        until=timezone.now() + timedelta(days=3),
+        reason="Spam, twice.",
+        actor=moderator,
+    )
+    return suspension, "suspension"
+
+
+def logged_proposal(moderator):
+    proposal = services.position_propose(
+        topic=make_topic(),
+        author=make_user(),
+        claim="Nobody wins",
+        disclosure=disclosure(),
+        attested=True,
+    )
+    services.proposals_decide(
+        proposals=PositionProposal.objects.filter(pk=proposal.pk),
+        approve=False,
+        actor=moderator,
+        reason="Already covered.",
+    )
+    return proposal, "proposal"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "logged",
+    [logged_topic, logged_post, logged_actor, logged_suspension, logged_proposal],
+    ids=["topic", "post", "user who acted", "suspension", "proposal"],
+)
+def test_deleting_what_the_moderation_log_names_is_refused(moderator, logged):
+    """The log is public and append-only: a delete would take its lines with it."""
+    target, field = logged(moderator)
+    lines = set(ModerationAction.objects.filter(**{field: target}))
+    assert lines, "the log names nothing"
+    log = list(ModerationAction.objects.values_list("pk", "action", f"{field}_id"))
+
+    with pytest.raises(ProtectedError) as refused:
+        target.delete()
+
+    assert set(refused.value.protected_objects) == lines
+    assert type(target).objects.filter(pk=target.pk).exists()
+    assert (
+        list(ModerationAction.objects.values_list("pk", "action", f"{field}_id")) == log
+    )
+
+
+@pytest.mark.django_db
+def test_deleting_rows_the_moderation_log_names_in_bulk_is_refused(moderator):
+    topic, _ = logged_topic(moderator)
+    post, _ = logged_post(moderator)
+
+    with pytest.raises(ProtectedError):
+        Topic.objects.filter(pk__in=[topic.pk, post.topic_id]).delete()
+    with pytest.raises(ProtectedError):
+        get_user_model().objects.filter(pk=moderator.pk).delete()
+
+    assert Topic.objects.filter(pk__in=[topic.pk, post.topic_id]).count() == 2
+    assert Post.objects.filter(pk=post.pk).exists()
+    assert get_user_model().objects.filter(pk=moderator.pk).exists()
