@@ -8,14 +8,18 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from forum import services
+from forum.management.commands.seed import seed_files
 from forum.models import Party, Position, PositionProposal, Stance, Topic
 
 from .factories import disclosure, make_post, stance
 
 SEED = Path(settings.BASE_DIR) / "seeds" / "us-export-controls-frontier-ai.toml"
-SHARED_ARTICLE = (
-    Path(settings.BASE_DIR).parent / "shared" / "seeds" / "000_b64fc1c0623df8f7.txt"
-)
+ARTICLE_NAME = "000_b64fc1c0623df8f7.txt"
+# The article as it was supplied, kept beside the seed as its provenance.
+SOURCE_ARTICLE = Path(settings.BASE_DIR) / "seeds" / "sources" / ARTICLE_NAME
+# Where it was supplied from: beside the checkout on the machine it was made on,
+# absent from a clean clone (CI).
+SHARED_ARTICLE = Path(settings.BASE_DIR).parent / "shared" / "seeds" / ARTICLE_NAME
 SLUG = "us-export-controls-frontier-ai"
 TITLE = (
     "Security experts call the US ban on Anthropic's Fable and Mythos models dangerous"
@@ -120,8 +124,29 @@ def test_seed_article_text_is_the_supplied_article_unchanged():
     text = article()["text"]
 
     assert hashlib.sha256(text.encode()).hexdigest() == article()["text_sha256"]
-    if SHARED_ARTICLE.exists():
-        assert text.encode() == SHARED_ARTICLE.read_bytes()
+    assert SOURCE_ARTICLE.is_file(), (
+        f"the supplied article is missing: {SOURCE_ARTICLE}"
+    )
+    assert text.encode() == SOURCE_ARTICLE.read_bytes()
+
+
+def test_kept_article_is_byte_for_byte_the_one_supplied():
+    if not SHARED_ARTICLE.is_file():
+        pytest.skip(
+            f"no supplied copy at {SHARED_ARTICLE} to compare with (a clean clone): "
+            f"the seed is checked against the kept copy, {SOURCE_ARTICLE.name}"
+        )
+
+    assert SOURCE_ARTICLE.read_bytes() == SHARED_ARTICLE.read_bytes()
+
+
+def test_seed_reads_only_the_seed_files_not_their_sources():
+    """seeds/sources/ keeps what the seeds were made from: never a seed itself."""
+    files = seed_files([SEED.parent])
+
+    assert SEED in files
+    assert all(path.suffix == ".toml" and path.parent == SEED.parent for path in files)
+    assert SOURCE_ARTICLE not in files
 
 
 @pytest.mark.django_db
