@@ -9,8 +9,10 @@ import urllib.parse
 import urllib.request
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.cache import caches
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -18,6 +20,56 @@ from forum import services
 from forum.models import Party, Position
 
 from .factories import make_topic, make_user
+
+# Set in CI's PostgreSQL + Redis run (.ci/run), like STANDPOINT_REQUIRE_BROWSER:
+# a test that needs the server then fails without it, instead of skipping, so
+# a server that did not start cannot pass that run unnoticed.
+REQUIRE_POSTGRES = "STANDPOINT_REQUIRE_POSTGRES"
+REQUIRE_REDIS = "STANDPOINT_REQUIRE_REDIS"
+
+
+def unavailable(flag: str, reason: str):
+    """Skip the test for `reason`, or fail it when the environment sets `flag`."""
+    if os.environ.get(flag):
+        pytest.fail(f"{reason}; {flag} is set, so this run needs it", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_trouble(client: redis.Redis | None = None) -> str | None:
+    """Why Redis (`client`, else the one at REDIS_URL) cannot be used; None if it answers PING."""
+    if client is not None:
+        return _no_pong(client)
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return "REDIS_URL is not set"
+    with redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3) as own:
+        return _no_pong(own)
+
+
+def _no_pong(client: redis.Redis) -> str | None:
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"Redis does not answer PING ({type(exc).__name__}: {exc})"
+    return None
+
+
+@pytest.fixture
+def needs_postgres():
+    """For tests of what only PostgreSQL does (row locks, deadlocks)."""
+    if connection.vendor != "postgresql":
+        unavailable(
+            REQUIRE_POSTGRES,
+            f"needs PostgreSQL (DATABASE_URL=postgres://…); the database is "
+            f"{connection.vendor}",
+        )
+
+
+@pytest.fixture
+def needs_redis():
+    """For tests of a Redis shared by several processes, at REDIS_URL."""
+    if trouble := redis_trouble():
+        unavailable(REQUIRE_REDIS, f"needs Redis at REDIS_URL: {trouble}")
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from forum.limits import Rate, parse_rates
 from forum.models import PositionProposal, Post, Report
 
 from .browser_form import form_values
-from .conftest import CsrfClient
+from .conftest import REQUIRE_REDIS, CsrfClient, redis_trouble, unavailable
 from .factories import PASSWORD, make_post, make_user
 from .pages import (
     TIED_DISCLOSURE,
@@ -857,11 +857,15 @@ def test_a_take_arriving_while_a_window_opens_still_counts(settings, monkeypatch
 
 @pytest.fixture
 def redis_counts():
-    """The raw Redis client behind the counts; the test skips without Redis."""
+    """The raw Redis client behind the counts; the test skips without Redis, or
+    fails when STANDPOINT_REQUIRE_REDIS is set."""
     counts = caches[limits.CACHE]
     if not isinstance(counts, RedisCache):
-        pytest.skip("the counts are in Redis only when REDIS_URL is set")
-    return counts._cache.get_client(write=True)
+        unavailable(REQUIRE_REDIS, "the counts are in Redis only when REDIS_URL is set")
+    client = counts._cache.get_client(write=True)
+    if trouble := redis_trouble(client):
+        unavailable(REQUIRE_REDIS, f"the counts' Redis: {trouble}")
+    return client
 
 
 def test_a_count_that_expires_during_its_increment_still_expires(

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from pytest_django.asserts import assertRedirects
 
 from forum import services
@@ -34,10 +34,9 @@ from .factories import (
 )
 from .pages import reply_data, reply_url, signed_in
 
+# Row locks need PostgreSQL: skipped on SQLite, failed when STANDPOINT_REQUIRE_POSTGRES is set.
 pytestmark = [
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="row locks need PostgreSQL"
-    ),
+    pytest.mark.usefixtures("needs_postgres"),
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -5,7 +5,6 @@ clients post at once through two worker processes on one SQLite file.
 """
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -148,10 +147,7 @@ def test_fifty_clients_posting_at_once_through_two_workers_lose_nothing(
     assert stored["supports"] == len(bodies)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("REDIS_URL"), reason="needs a cache shared by the workers"
-)
-def test_posting_limit_holds_across_workers_sharing_a_redis_cache(site):
+def test_posting_limit_holds_across_workers_sharing_a_redis_cache(needs_redis, site):
     """A second reply within ten seconds is refused whichever worker takes it."""
     base, env = site
     sessions = json.loads(manage(env, "shell", "-c", MAKE_SESSIONS % 8))
