@@ -522,6 +522,38 @@ def test_draft_survives_a_reload_and_is_cleared_once_posted(site, page):
     assert page.locator(".draft-note").count() == 0
 
 
+def test_draft_never_restores_the_attestation(site, page):
+    """The attestation is given for each post: a draft brings back the reply
+    and its disclosure, never the tick that vouches for them."""
+    base, _ = site
+    sign_up(page, base, "browser-draft-attester")
+    form = page.locator("form.reply-form")
+    attest = form.get_by_label("This disclosure is complete and accurate.")
+    form.get_by_label("Your reply").fill("Vouched for once, not for ever.")
+    fill_disclosure(form)  # the last thing it does is tick the attestation
+    assert attest.is_checked()
+    page.wait_for_function(
+        """() => Object.keys(localStorage).some(k => k.startsWith('standpoint:draft:')
+            && JSON.parse(localStorage.getItem(k)).body === 'Vouched for once, not for ever.'
+            && JSON.parse(localStorage.getItem(k)).conflict.includes('none'))"""
+    )
+
+    page.reload()
+    expect(page.locator(".draft-note[role=status]")).to_have_text(
+        re.compile(r"^Your unsent draft was restored from this browser\.")
+    )
+    body = form.get_by_label("Your reply")
+    assert body.input_value() == "Vouched for once, not for ever."
+    assert form.get_by_label(SUPPORTS_DEFENDERS).is_checked()
+    assert form.get_by_label("No conflict of interest").is_checked()
+    assert not attest.is_checked(), "the draft ticked the attestation"
+    drafts = page.evaluate(
+        """Object.keys(localStorage).filter(k => k.startsWith('standpoint:draft:'))
+            .map(k => JSON.parse(localStorage.getItem(k)))"""
+    )
+    assert drafts and all("attest" not in draft for draft in drafts)
+
+
 def test_draft_stays_with_its_reply_and_its_reader(site, seeded, page):
     """A draft for the thread is not poured into a reply to a post, and signing
     out forgets every draft: the next reader of this browser finds none."""
@@ -586,21 +618,38 @@ def test_phone_width_has_no_horizontal_scroll(site, seeded, new_page):
     base, _ = site
     page = new_page(viewport={"width": 390, "height": 844})
     sign_up(page, base, "browser-phone")
-    for path in (THREAD, f"{THREAD}reply/?quote={seeded['human']}"):
+    for path in ("/", THREAD, f"{THREAD}reply/?quote={seeded['human']}"):
         page.goto(base + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} scrolls sideways ({width}px wide)"
 
 
 AXE = (settings.BASE_DIR / "static/vendor/axe-core/axe.min.js").read_text()
-RUN_AXE = """() => axe.run(document, {
+RUN_AXE = """allowed => axe.run(document, {
     runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
 }).then(result => ({
     passes: result.passes.length,
     violations: result.violations.map(v => ({
         id: v.id, help: v.help, targets: v.nodes.map(n => n.target.join(" ")),
     })),
+    // Checks axe could not decide: each with its rule, its element and axe's
+    // reason, unless UNDECIDED_BY_DESIGN names that rule on that element.
+    incomplete: result.incomplete.flatMap(v => v.nodes.filter(n => !allowed.some(
+        ([id, selector]) => id === v.id && document.querySelector(n.target[0])?.matches(selector)
+    )).map(n => ({
+        id: v.id, target: n.target.join(" "),
+        why: [...n.any, ...n.all, ...n.none].map(c => c.message).filter(Boolean),
+    }))),
 }))"""
+
+# Checks axe leaves undecided on purpose, by rule and by the elements they may
+# be left on; every other undecided check fails the test, like a violation.
+UNDECIDED_BY_DESIGN = [
+    # The "✕" of an active filter chip: axe never rates the contrast of a lone
+    # symbol. It is drawn in the chip's own colour on the chip (asserted in the
+    # test), and axe does check the chip's label in that same colour.
+    ("color-contrast", ".chip.on > span[aria-hidden=true]"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -666,6 +715,18 @@ def test_axe_finds_no_wcag_violations(
     # Folded parts (the stance table, the stance chips) are checked open too.
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     page.evaluate(AXE)  # not add_script_tag: the CSP refuses inline scripts
-    result = page.evaluate(RUN_AXE)
+    result = page.evaluate(RUN_AXE, UNDECIDED_BY_DESIGN)
     assert result["passes"] > 10, "axe checked next to nothing: is the page there?"
     assert result["violations"] == [], json.dumps(result["violations"], indent=2)
+    # Undecided is not passed: fix the page so axe can tell (a solid background
+    # behind text, text inside its own box), or see UNDECIDED_BY_DESIGN.
+    undecided = "\n".join(
+        f"- {check['id']} on {check['target']}: {' '.join(check['why'])}"
+        for check in result["incomplete"]
+    )
+    assert result["incomplete"] == [], f"axe could not decide:\n{undecided}"
+    assert page.evaluate(
+        """() => [...document.querySelectorAll('.chip.on > span[aria-hidden=true]')]
+            .every(x => getComputedStyle(x).color === getComputedStyle(x.parentNode).color
+                && getComputedStyle(x).backgroundColor === 'rgba(0, 0, 0, 0)')"""
+    ), "a chip's ✕ must keep the chip's colours, which axe checks on its label"
