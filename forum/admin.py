@@ -24,6 +24,7 @@ from .forms import (
     ReasonForm,
     SuspensionForm,
     TopicAdminForm,
+    TopicPartFormSet,
 )
 from .models import (
     DISCLOSURE_FIELDS,
@@ -145,6 +146,7 @@ class PartyInline(admin.TabularInline):
 
 class PositionInline(admin.StackedInline):
     model = Position
+    formset = TopicPartFormSet
     extra = 0
     prepopulated_fields = {"slug": ["claim"]}
     fields = ["claim", "slug", "summary", "quote", "order"]

@@ -7,7 +7,6 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 from django.http import QueryDict
-from taggit.models import Tag
 from taggit.utils import edit_string_for_tags, parse_tags
 
 from . import limits
@@ -30,6 +29,8 @@ from .models import (
 from .services import (
     EDIT_UNCHANGED,
     DisclosureAnswers,
+    keywords_as_spelled,
+    validate_body,
     validate_defaults,
     validate_disclosure,
     validate_keywords,
@@ -40,6 +41,8 @@ from .services import (
     validate_report,
     validate_stances,
     validate_suspension,
+    validate_topic_part,
+    validate_username,
 )
 
 
@@ -51,27 +54,6 @@ def check(form: forms.BaseForm, validator, **kwargs) -> None:
         for name, errors in exc.error_dict.items():
             if name not in form.errors:
                 form.add_error(name, errors)
-
-
-def keywords_as_spelled(names: list[str]) -> list[str]:
-    """`names` without case repeats, each spelled like the keyword tag it already is.
-
-    taggit matches case-insensitively in SQL, where PostgreSQL folds case by its
-    locale and SQLite folds ASCII only: "École" and "école" would be one tag on the
-    first, two on the second. Matched here in Python, they are one tag on both
-    (case variants share taggit's lowercase slug; the oldest spelling wins).
-    """
-    if not names:
-        return []
-    slugs = {Tag().slugify(name) for name in names}
-    known = {
-        tag.name.lower(): tag.name
-        for tag in Tag.objects.filter(slug__in=slugs).order_by("-pk")
-    }
-    spelled = {}
-    for name in names:
-        spelled.setdefault(name.lower(), known.get(name.lower(), name))
-    return list(spelled.values())
 
 
 class InputForm(forms.ModelForm):
@@ -225,6 +207,7 @@ class PostForm(DisclosureForm):
         }
 
     def clean_tags(self) -> list[str]:
+        # Normalised as the service will store them, so the rules judge those.
         return keywords_as_spelled(parse_tags(self.cleaned_data["tags"]))
 
     def clean_parent(self) -> Post | None:
@@ -238,6 +221,8 @@ class PostForm(DisclosureForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "body" in cleaned:
+            check(self, validate_body, body=cleaned["body"])
         if "stances" in cleaned:
             check(self, validate_stances, topic=self.topic, stances=cleaned["stances"])
         if "tags" in cleaned:
@@ -292,6 +277,7 @@ class ProposalForm(DisclosureForm):
                 topic=self.topic,
                 claim=cleaned["claim"],
                 quote=cleaned["quote"],
+                summary=cleaned.get("summary") or "",
             )
         return cleaned
 
@@ -560,6 +546,13 @@ class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ["username"]
 
+    def clean(self):
+        # Before the model's own check, which would only say the name is
+        # invalid: an error here leaves the username out of that check.
+        cleaned = super().clean()
+        if cleaned.get("username"):
+            check(self, validate_username, username=cleaned["username"])
+        return cleaned
 
 class ThrottledSignIn:
     """Count each sign-in attempt per username and client address before the password.
@@ -670,7 +663,17 @@ class TopicAdminForm(DisclosureChecks, forms.ModelForm):
         return self.instance
 
 
-class PartyFormSet(forms.BaseInlineFormSet):
+class TopicPartFormSet(forms.BaseInlineFormSet):
+    """A topic's parties or positions: each one's words checked beside its fields."""
+
+    def clean(self):
+        super().clean()
+        for form in self.forms:
+            if form.has_changed() and form not in self.deleted_forms:
+                check(form, validate_topic_part, part=form.instance)
+
+
+class PartyFormSet(TopicPartFormSet):
     def clean(self):
         super().clean()
         for form in self.deleted_forms:

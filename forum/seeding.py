@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .models import DISCLOSURE_TEXT_FIELDS, Party, Position
+from .text import BIDI_CONTROLS
 
 SLUG_RE = re.compile(r"^[-a-z0-9]+$")
 
@@ -115,6 +116,7 @@ class _Reader:
             raise self.fail(f"{where}.{key} is required", near)
         if "\x00" in value:
             raise self.fail(f"{where}.{key} contains a NUL character", f"{key} =")
+        self.refuse_bidi(value, f"{where}.{key}")
         limit = model._meta.get_field(key).max_length if model else None
         if limit and len(value.strip()) > limit:
             raise self.fail(
@@ -123,6 +125,23 @@ class _Reader:
                 value.strip()[:40],
             )
         return value.strip() if key != "text" else value
+
+    def refuse_bidi(self, value: str, name: str) -> None:
+        """No direction controls anywhere: shown, they reorder the words around them."""
+        control = next((char for char in value if char in BIDI_CONTROLS), None)
+        if control is None:
+            return
+        # The line holding it, typed or as a TOML escape (\u202E, \U0000202E).
+        code = ord(control)
+        found = re.search(
+            rf"{re.escape(control)}|\\u{code:04x}|\\U{code:08x}", self.raw, re.I
+        )
+        raise SeedError(
+            self.path,
+            f"{name} contains an invisible direction-control character "
+            f"(U+{code:04X}); remove it",
+            self.raw.count("\n", 0, found.start()) + 1 if found else None,
+        )
 
     def table(self, key: str) -> dict:
         value = self.data.get(key)
@@ -218,6 +237,8 @@ class _Reader:
                     "parties.aliases must be a list of strings", "aliases ="
                 )
             aliases = tuple(a.strip() for a in aliases if a.strip())
+            for alias in aliases:
+                self.refuse_bidi(alias, "parties.aliases")
             limit = Party._meta.get_field("aliases").max_length
             if len(", ".join(aliases)) > limit:
                 raise self.fail(

@@ -440,6 +440,35 @@ def test_topic_change_adding_a_position_gives_it_both_stances(staff, topic):
     ]
 
 
+@pytest.mark.parametrize(
+    ("inline", "field", "value"),
+    [
+        ("positions", "claim", "Rules are \u202eminimal"),
+        ("parties", "name", "Anthropic\u2066 PBC"),
+    ],
+    ids=["position claim", "party name"],
+)
+def test_topic_change_refuses_direction_controls_in_its_parts_beside_the_field(
+    staff, topic, inline, field, value
+):
+    url = f"/admin/forum/topic/{topic.pk}/change/"
+    data = change_form_data(staff.get(url), **{f"{inline}-0-{field}": value})
+
+    response = staff.post(url, data)
+
+    assert response.status_code == 200
+    formset = next(
+        f
+        for f in response.context["inline_admin_formsets"]
+        if f.formset.prefix == inline
+    ).formset
+    assert [e.code for e in formset.forms[0].errors.as_data()[field]] == [
+        "bidi_control"
+    ]
+    assert not topic.positions.filter(claim=value).exists()
+    assert not topic.parties.filter(name=value).exists()
+
+
 def test_topic_change_holds_the_article_disclosure_to_the_rules(staff, topic):
     url = f"/admin/forum/topic/{topic.pk}/change/"
 

@@ -788,8 +788,9 @@ def test_history_names_a_moderators_edit_its_reason_and_disclosure_change(
     assert "by a moderator" in text
     assert "Reason: Same text as a bot's." in text
     assert (
-        "<dt>Who wrote it</dt><dd><del>Human-written</del> → <ins>AI-generated "
-        "with Claude (Anthropic) — Anthropic is a party to this debate</ins></dd>"
+        "<dt>Who wrote it</dt><dd><del><bdi>Human-written</bdi></del> → <ins><bdi>"
+        "AI-generated with Claude (Anthropic) — Anthropic is a party to this "
+        "debate</bdi></ins></dd>"
     ) in second.group(0)
     assert "The text did not change." in text
 

@@ -112,7 +112,7 @@ def test_post_create_without_attestation_stores_nothing(topic):
             {"ai_model": ["ai_model_required"], "ai_maker": ["ai_maker_required"]},
         ),
         ({"stances": []}, {"stances": ["stances_required"]}),
-        ({"tags": ["t"] * 11}, {"tags": ["tags_too_many"]}),
+        ({"tags": [f"t{n}" for n in range(11)]}, {"tags": ["tags_too_many"]}),
     ],
     ids=["disclosure", "stances", "tags"],
 )

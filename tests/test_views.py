@@ -217,8 +217,8 @@ def test_thread_shows_replies_oldest_first_with_author_permalink_stances_tags_an
     assert '<strong class="author">ada</strong>' in first_html
     assert f'<a class="permalink" href="/p/{first.pk}/"' in first_html
     assert (
-        '<ul class="tags" aria-label="Keyword tags"><li>#exploits</li><li>#open source</li></ul>'
-        in first_html
+        '<ul class="tags" aria-label="Keyword tags"><li>#<bdi>exploits</bdi></li>'
+        "<li>#<bdi>open source</bdi></li></ul>" in first_html
     )
     assert "in reply to" not in first_html
     assert '<strong class="author">grace</strong>' in reply_html
@@ -1163,11 +1163,11 @@ def test_user_text_in_disclosure_and_tags_is_escaped(poster, topic):
     thread = Client().get(f"/t/{topic.slug}/")
 
     text = page(thread)
-    assert "Affiliation: &lt;b&gt;Acme&lt;/b&gt;" in text
-    assert "with &lt;script&gt;alert(1)&lt;/script&gt; (Anthropic)" in text
-    assert "Expects pay from &lt;i&gt;Lobby&lt;/i&gt;" in text
-    assert ": &lt;u&gt;shares&lt;/u&gt;" in text
-    assert "<li>#&lt;em&gt;tag&lt;/em&gt;</li>" in text
+    assert "Affiliation: <bdi>&lt;b&gt;Acme&lt;/b&gt;</bdi>" in text
+    assert "with <bdi>&lt;script&gt;alert(1)&lt;/script&gt;</bdi> (<bdi>" in text
+    assert "Expects pay from <bdi>&lt;i&gt;Lobby&lt;/i&gt;</bdi>" in text
+    assert ": <bdi>&lt;u&gt;shares&lt;/u&gt;</bdi>" in text
+    assert "<li>#<bdi>&lt;em&gt;tag&lt;/em&gt;</bdi></li>" in text
     for raw in ("<b>Acme", "<script>alert", "<i>Lobby", "<u>shares", "<em>tag"):
         assert raw not in text
 

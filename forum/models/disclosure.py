@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Length, Replace, Trim
 from django.db.models.lookups import GreaterThan
+from django.utils.html import escape, format_html
 
 if TYPE_CHECKING:
     from .topics import Party, Topic
@@ -206,32 +207,67 @@ class DisclosureFields(models.Model):
         return self.authorship != Authorship.HUMAN
 
     # The strip's words, one property per part: every page that shows a
-    # disclosure (thread, profile, history, admin) says it the same way.
+    # disclosure (thread, profile, history, admin) says it the same way. Each
+    # comes as text (`_words`) and as HTML (`_html`), where every value a
+    # person typed is isolated in <bdi>: none can reorder the words around it.
 
     @property
     def written_words(self) -> str:
+        return _say(*self._written())
+
+    @property
+    def written_html(self) -> str:
+        return _say(*self._written(), html=True)
+
+    def _written(self) -> tuple:
         if not self.uses_ai:
-            return "Human-written"
-        return f"{self.get_authorship_display()} with {self.ai_model} ({self.ai_maker})"
+            return ("Human-written",)
+        template = f"{self.get_authorship_display()} with {{}} ({{}})"
+        return template, self.ai_model, self.ai_maker
 
     @property
     def pay_words(self) -> str:
+        return _say(*self._pay())
+
+    @property
+    def pay_html(self) -> str:
+        return _say(*self._pay(), html=True)
+
+    def _pay(self) -> tuple:
         if self.paid == Paid.NO:
-            return "Not paid"
+            return ("Not paid",)
         if self.paid == Paid.YES:
-            return f"Paid by {self.paid_by}"
-        return f"Expects pay from {self.paid_by}"
+            return "Paid by {}", self.paid_by
+        return "Expects pay from {}", self.paid_by
 
     @property
     def conflict_words(self) -> str:
+        return _say(*self._conflict())
+
+    @property
+    def conflict_html(self) -> str:
+        return _say(*self._conflict(), html=True)
+
+    def _conflict(self) -> tuple:
         if self.conflict != Conflict.DECLARED:
-            return "No declared conflicts"
-        parties = ", ".join(self.conflict_party_names)
-        return f"Declared conflict with {parties}: {self.conflict_details}"
+            return ("No declared conflicts",)
+        names = self.conflict_party_names
+        parties = ", ".join(["{}"] * len(names))
+        return f"Declared conflict with {parties}: {{}}", *names, self.conflict_details
 
     @property
     def conflict_party_names(self) -> list[str]:
         raise NotImplementedError
+
+
+def _say(template: str, *typed: str, html: bool = False) -> str:
+    """`template`'s fixed words with the `typed` values in its places; as HTML,
+    each value escaped and isolated in <bdi>. The template holds no user text."""
+    if not html:
+        return template.format(*typed)
+    if not typed:
+        return escape(template)
+    return format_html(template, *(format_html("<bdi>{}</bdi>", t) for t in typed))
 
 
 class Disclosure(DisclosureFields):

@@ -35,7 +35,12 @@ from .moderation import (
     revisions_redact,
     topics_set_flag,
 )
-from .posts import DuplicatePost, post_create, post_find_duplicate
+from .posts import (
+    DuplicatePost,
+    keywords_as_spelled,
+    post_create,
+    post_find_duplicate,
+)
 from .proposals import position_propose, proposals_decide
 from .reports import report_create, reports_dismiss_and_verify, reports_resolve
 from .seeding import SeedResult, topic_create_from_article
@@ -44,6 +49,7 @@ from .validation import (
     KEYWORD_MAX_LENGTH,
     KEYWORDS_MAX,
     validate_attested,
+    validate_body,
     validate_defaults,
     validate_disclosure,
     validate_keywords,
@@ -55,6 +61,8 @@ from .validation import (
     validate_report,
     validate_stances,
     validate_suspension,
+    validate_topic_part,
+    validate_username,
 )
 
 __all__ = [
@@ -71,6 +79,7 @@ __all__ = [
     "build_version",
     "defaults_initial",
     "disclosure_downgrades",
+    "keywords_as_spelled",
     "position_propose",
     "position_sync_stances",
     "post_create",
@@ -98,6 +107,7 @@ __all__ = [
     "user_suspend",
     "user_suspension",
     "validate_attested",
+    "validate_body",
     "validate_defaults",
     "validate_disclosure",
     "validate_keywords",
@@ -109,4 +119,6 @@ __all__ = [
     "validate_report",
     "validate_stances",
     "validate_suspension",
+    "validate_topic_part",
+    "validate_username",
 ]

@@ -17,13 +17,19 @@ from ..models import (
     Topic,
 )
 from .guards import locked_rows
-from .validation import validate_defaults, validate_reason, validate_suspension
+from .validation import (
+    validate_defaults,
+    validate_reason,
+    validate_suspension,
+    validate_username,
+)
 
 MODERATORS_GROUP = "Moderators"
 
 
 def user_signup(*, username: str, password: str) -> AbstractBaseUser:
-    """Create a reader's account; the form has already validated both values."""
+    """Create a reader's account; the form validated both values, the name again here."""
+    validate_username(username)
     return get_user_model().objects.create_user(username=username, password=password)
 
 

@@ -17,13 +17,16 @@ from ..models import (
     PostRevision,
     Topic,
 )
+from ..text import shows_nothing
 
 
 @dataclass(frozen=True, kw_only=True)
 class DisclosureAnswers:
     """Who or what wrote a text and what ties its author declared, as given.
 
-    Text answers are kept trimmed; a left-out optional answer is empty.
+    Text answers are kept trimmed; a left-out optional answer is empty, and so
+    is one a reader would see nothing in (zero-width or other invisible
+    characters only): the rules then ask for it as for any empty answer.
     """
 
     authorship: str
@@ -38,7 +41,8 @@ class DisclosureAnswers:
 
     def __post_init__(self):
         for name in DISCLOSURE_TEXT_FIELDS:
-            object.__setattr__(self, name, (getattr(self, name) or "").strip())
+            value = (getattr(self, name) or "").strip()
+            object.__setattr__(self, name, "" if shows_nothing(value) else value)
         parties = tuple(dict.fromkeys(self.conflict_parties or ()))
         object.__setattr__(self, "conflict_parties", parties)
 

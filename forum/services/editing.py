@@ -26,10 +26,12 @@ from ..models import (
 from .disclosure import DisclosureAnswers, disclosure_downgrades
 from .guards import TOPIC_LOCKED_TO_EDITS, locked_rows, require_not_suspended
 from .moderation import log, relabelled
+from .posts import keywords_as_spelled
 from .topics import topics_refresh
 from .validation import (
     invalid,
     validate_attested,
+    validate_body,
     validate_disclosure,
     validate_keywords,
     validate_reason,
@@ -96,9 +98,11 @@ def post_edit(
         reason = validate_reason(reason) if reason.strip() else ""
     else:
         reason = validate_reason(reason)
+    validate_body(body)
     stances = list(dict.fromkeys(stances))
     validate_disclosure(topic=post.topic, disclosure=disclosure)
     validate_stances(topic=post.topic, stances=stances)
+    tags = keywords_as_spelled(tags)
     validate_keywords(names=tags)
     old = post_snapshot(post)
     new = build_version(

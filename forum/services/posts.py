@@ -1,5 +1,6 @@
 """Publishing a reply: every rule checked again under the topic's lock, then stored and counted."""
 
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -7,7 +8,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from taggit.models import Tag
 
 from ..models import Post, Stance, Topic
 from . import topics
@@ -15,6 +18,7 @@ from .disclosure import DisclosureAnswers
 from .guards import require_not_suspended, topic_open
 from .validation import (
     validate_attested,
+    validate_body,
     validate_disclosure,
     validate_keywords,
     validate_parent,
@@ -57,10 +61,12 @@ def post_create(
     topic = topic_open(topic)
     require_not_suspended(author)
     validate_attested(attested)
+    validate_body(body)
     # Each stance once: taggit would store one link, the counts would add two.
     stances = list(dict.fromkeys(stances))
     validate_disclosure(topic=topic, disclosure=disclosure)
     validate_reply(topic=topic, stances=stances, parent=parent, passage=passage)
+    tags = keywords_as_spelled(tags)
     validate_keywords(names=tags)
     now = timezone.now()
     # Under the topic's lock a double-submitted form sees its twin committed.
@@ -93,6 +99,43 @@ def validate_reply(
     validate_stances(topic=topic, stances=stances)
     validate_parent(topic=topic, parent=parent)
     validate_passage(topic=topic, passage=passage)
+
+
+def keywords_as_spelled(names: Iterable[str]) -> list[str]:
+    """`names` in Unicode's compatibility form (NFKC), once each, spelled like the
+    keyword tag each already is, so one word is one tag however it was typed.
+
+    Composed and decomposed accents, full-width letters and case variants are
+    one tag (the oldest spelling wins). They are matched here in Python, on the
+    NFKC case fold: taggit matches case-insensitively in SQL, where PostgreSQL
+    folds case by its locale and SQLite folds ASCII only.
+    """
+    names = [unicodedata.normalize("NFKC", name).strip() for name in names]
+    names = [name for name in names if name]
+    # Candidates by slug, which taggit makes NFKC and lowercase, numbering a
+    # clash ("_1"). The case fold's slug also finds "strasse" for "Straße"
+    # (not the reverse: the key is not stored, so a fold that changes the
+    # slug is matched one way only).
+    slugs = {Tag().slugify(n) for name in names for n in (name, _keyword_key(name))}
+    near = Q()
+    for slug in filter(None, slugs):
+        near |= Q(slug=slug) | Q(slug__startswith=f"{slug}_")
+    known = {}
+    if near:
+        known = {
+            _keyword_key(tag.name): tag.name
+            for tag in Tag.objects.filter(near).order_by("-pk")
+        }
+    spelled = {}
+    for name in names:
+        key = _keyword_key(name)
+        spelled.setdefault(key, known.get(key, name))
+    return list(spelled.values())
+
+
+def _keyword_key(name: str) -> str:
+    """What two spellings of one keyword share: NFKC case folded (NFKC_Casefold, nearly)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
 def post_find_duplicate(

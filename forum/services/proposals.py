@@ -41,7 +41,7 @@ def position_propose(
     require_not_suspended(author)
     validate_attested(attested)
     validate_disclosure(topic=topic, disclosure=disclosure)
-    validate_proposal(topic=topic, claim=claim, quote=quote)
+    validate_proposal(topic=topic, claim=claim, quote=quote, summary=summary)
     now = timezone.now()
     proposal = PositionProposal(
         topic=topic,

@@ -23,7 +23,11 @@ from ..models import (
     Topic,
 )
 from .disclosure import DisclosureAnswers
-from .validation import validate_disclosure, validate_party_removal
+from .validation import (
+    validate_disclosure,
+    validate_party_removal,
+    validate_topic_part,
+)
 
 
 def count_new_post(*, topic: Topic, stances: list[Stance], now) -> None:
@@ -127,13 +131,15 @@ def topic_save_parts(
     """Store a topic's changed parties and positions and delete removed ones.
 
     Each position keeps its two stances; a party a declared conflict names is
-    kept (validation.validate_party_removal). The counts are taken again.
+    kept (validation.validate_party_removal); no name or claim may hold
+    direction controls. The counts are taken again.
     """
     for part in deleted:
         if isinstance(part, Party):
             validate_party_removal(party=part)
         part.delete()
     for part in saved:
+        validate_topic_part(part=part)
         part.topic = topic
         part.full_clean(exclude=["topic"])
         part.save()

@@ -8,12 +8,16 @@ seeder and the shell are held to the same rules as the site. Each error has a
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from html import unescape
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.html import strip_tags
 
+from ..markup import render_markdown
 from ..models import (
+    DISCLOSURE_TEXT_FIELDS,
     INTERESTS_MAX_LENGTH,
     REASON_MAX_LENGTH,
     Authorship,
@@ -29,10 +33,26 @@ from ..models import (
     Stance,
     Topic,
 )
+from ..text import has_bidi_controls, shows_nothing
 from .disclosure import DisclosureAnswers
 
 KEYWORD_MAX_LENGTH = 50
 KEYWORDS_MAX = 10
+
+BIDI_MESSAGE = (
+    "Remove the invisible direction-control characters (U+202A–U+202E, "
+    "U+2066–U+2069) from %(what)s."
+)
+# How a direction-control error names the field it is on; else "this answer".
+_BIDI_WHERE = {
+    "claim": "the claim",
+    "summary": "the summary",
+    "quote": "the quote",
+    "name": "the name",
+    "aliases": "the other names",
+    "tags": "your keyword tags",
+    "username": "your username",
+}
 
 Errors = dict[str, ValidationError]
 
@@ -44,8 +64,30 @@ def invalid(field: str, message: str, code: str, **params) -> ValidationError:
     )
 
 
+def bidi_errors(**texts: str) -> Errors:
+    """An error for each of `texts` (by field name) holding direction controls."""
+    return {
+        name: ValidationError(
+            BIDI_MESSAGE,
+            code="bidi_control",
+            params={"what": _BIDI_WHERE.get(name, "this answer")},
+        )
+        for name, text in texts.items()
+        if has_bidi_controls(text)
+    }
+
+
+def _raise(errors: Errors) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
 def validate_disclosure(*, topic: Topic, disclosure: DisclosureAnswers) -> None:
-    """Reject a disclosure that leaves out who wrote it, who pays, or whose interest it serves."""
+    """Reject a disclosure that leaves out who wrote it, who pays, or whose interest it serves.
+
+    Nor may an answer hold direction controls: the strip shows each amid its
+    other answers, which they could reorder.
+    """
     errors = {
         **_authorship_errors(disclosure),
         **_pay_errors(disclosure),
@@ -56,8 +98,8 @@ def validate_disclosure(*, topic: Topic, disclosure: DisclosureAnswers) -> None:
             "Give your relevant employer or organisation, or write “none”.",
             code="affiliation_required",
         )
-    if errors:
-        raise ValidationError(errors)
+    texts = {name: getattr(disclosure, name) for name in DISCLOSURE_TEXT_FIELDS}
+    _raise(bidi_errors(**texts) | errors)
 
 
 def _authorship_errors(d: DisclosureAnswers) -> Errors:
@@ -200,8 +242,22 @@ def validate_passage(*, topic: Topic, passage: int | None) -> None:
         )
 
 
+def validate_body(body: str) -> None:
+    """A reply says something a reader can see: judged by its rendered text.
+
+    Spaces, zero-width characters and entities that decode to them render as
+    nothing, so a body of only those is refused like an empty one.
+    """
+    if shows_nothing(unescape(strip_tags(render_markdown(body)))):
+        raise invalid("body", "Write your reply before posting.", "body_required")
+
+
 def validate_keywords(*, names: Sequence[str]) -> None:
-    """At most ten keyword tags, none over fifty characters."""
+    """At most ten keyword tags of a word each, none over fifty characters.
+
+    `names` as services.keywords_as_spelled gives them: normalised, so a tag
+    is judged as it will be stored.
+    """
     if len(names) > KEYWORDS_MAX:
         raise invalid(
             "tags",
@@ -217,6 +273,16 @@ def validate_keywords(*, names: Sequence[str]) -> None:
                 "tag_too_long",
                 max=KEYWORD_MAX_LENGTH,
                 tag=name[:20],
+            )
+    _raise(bidi_errors(tags="".join(names)))
+    for name in names:
+        # Its slug would be empty, or a mark of punctuation: no word to find it by.
+        if not any(char.isalnum() for char in name):
+            raise invalid(
+                "tags",
+                "Use letters or digits in each keyword tag: “%(tag)s” has none.",
+                "tag_no_word",
+                tag=name,
             )
 
 
@@ -252,7 +318,7 @@ def validate_report(*, reason: str, note: str) -> None:
     """A report names one of the listed reasons, and says what is wrong if none fits."""
     if reason not in ReportReason.values:
         raise invalid("reason", "Choose a reason from the list.", "reason_invalid")
-    if reason == ReportReason.OTHER and not note.strip():
+    if reason == ReportReason.OTHER and shows_nothing(note):
         raise invalid(
             "note",
             "Say what is wrong with the post when the reason is “something else”.",
@@ -277,9 +343,36 @@ def validate_suspension(*, user: AbstractBaseUser, until: datetime) -> None:
         raise ValidationError(errors)
 
 
-def validate_proposal(*, topic: Topic, claim: str, quote: str) -> None:
-    """A new claim of this topic, quoting the article word for word if at all."""
-    errors = {}
+def validate_proposal(
+    *, topic: Topic, claim: str, quote: str, summary: str = ""
+) -> None:
+    """A new claim of this topic, quoting the article word for word if at all.
+
+    The claim is shown on every stance taken on it: it must say something, and
+    hold no direction controls, nor may its summary.
+    """
+    errors = bidi_errors(claim=claim, summary=summary, quote=quote)
+    if shows_nothing(claim):
+        errors["claim"] = ValidationError(
+            "State the claim people would take sides on.", code="claim_required"
+        )
+    elif not errors.get("claim") and _claim_exists(topic, claim):
+        errors["claim"] = ValidationError(
+            "This topic already has, or is considering, that position.",
+            code="claim_exists",
+        )
+    if quote.strip() and " ".join(quote.split()) not in " ".join(topic.body.split()):
+        errors.setdefault(
+            "quote",
+            ValidationError(
+                "Quote the article word for word, or leave the quote empty.",
+                code="quote_not_in_article",
+            ),
+        )
+    _raise(errors)
+
+
+def _claim_exists(topic: Topic, claim: str) -> bool:
     wanted = " ".join(claim.split()).casefold()
     pending = PositionProposal.objects.filter(
         topic=topic, status=ProposalStatus.PENDING
@@ -288,18 +381,23 @@ def validate_proposal(*, topic: Topic, claim: str, quote: str) -> None:
         *Position.objects.filter(topic=topic).values_list("claim", flat=True),
         *pending.values_list("claim", flat=True),
     ]
-    if wanted and any(" ".join(c.split()).casefold() == wanted for c in existing):
-        errors["claim"] = ValidationError(
-            "This topic already has, or is considering, that position.",
-            code="claim_exists",
-        )
-    if quote.strip() and " ".join(quote.split()) not in " ".join(topic.body.split()):
-        errors["quote"] = ValidationError(
-            "Quote the article word for word, or leave the quote empty.",
-            code="quote_not_in_article",
-        )
-    if errors:
-        raise ValidationError(errors)
+    return any(" ".join(c.split()).casefold() == wanted for c in existing)
+
+
+def validate_topic_part(*, part: Party | Position) -> None:
+    """A party's names and a position's words hold no direction controls.
+
+    Party names are read inside disclosure strips, claims beside every stance.
+    """
+    if isinstance(part, Party):
+        _raise(bidi_errors(name=part.name, aliases=part.aliases))
+    else:
+        _raise(bidi_errors(claim=part.claim, summary=part.summary, quote=part.quote))
+
+
+def validate_username(username: str) -> None:
+    """A username is shown amid other words on every page the person writes on."""
+    _raise(bidi_errors(username=username))
 
 
 def validate_defaults(
