@@ -9,12 +9,14 @@ readers get pages built fresh around shared fragments of the same stamp.
 
 import gzip
 import hashlib
+import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import TypeVar
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.http import Http404, HttpResponse
 from django.utils.cache import (
     get_conditional_response,
@@ -25,6 +27,68 @@ from django.utils.http import http_date, urlencode
 
 # Bounds staleness from writes that do not touch a topic (a renamed user or tag).
 CACHE_SECONDS = 300
+
+logger = logging.getLogger(__name__)
+
+try:
+    from redis.exceptions import RedisError
+except ImportError:  # an install without Redis support
+    RedisError = OSError
+# What a cache that is down raises: pages are then built without it.
+CACHE_ERRORS = (RedisError, OSError)
+
+_down: dict[str, str] = {}
+_down_lock = threading.Lock()
+
+
+def report_cache(alias: str, error: Exception | None) -> None:
+    """Log once when a cache stops answering, and once when it answers again."""
+    with _down_lock:
+        if error is not None and alias not in _down:
+            _down[alias] = f"{type(error).__name__}: {error}"
+            logger.error(
+                "The %r cache is down (%s): pages are built without it and flood "
+                "limits are counted in the database.",
+                alias,
+                _down[alias],
+            )
+        elif error is None and alias in _down:
+            del _down[alias]
+            logger.warning("The %r cache answers again.", alias)
+
+
+def cache_health(alias: str) -> str:
+    """'ok', or why the cache `alias` does not answer: a write and a read, for /healthz."""
+    key = "healthz"
+    try:
+        caches[alias].set(key, "ok", 10)
+        if caches[alias].get(key) != "ok":
+            return "down: what was written could not be read back"
+    except CACHE_ERRORS as exc:
+        report_cache(alias, exc)
+        return f"down: {type(exc).__name__}"
+    report_cache(alias, None)
+    return "ok"
+
+
+def cache_get(key: str):
+    """The cached value, or None when absent or the cache is down."""
+    try:
+        value = cache.get(key)
+    except CACHE_ERRORS as exc:
+        report_cache("default", exc)
+        return None
+    report_cache("default", None)
+    return value
+
+
+def cache_set(key: str, value, timeout: int = CACHE_SECONDS) -> None:
+    """Keep `value` for the next reader, unless the cache is down."""
+    try:
+        cache.set(key, value, timeout)
+    except CACHE_ERRORS as exc:
+        report_cache("default", exc)
+
 
 T = TypeVar("T")
 Stamp = Callable[..., tuple[str, datetime] | None]
@@ -46,11 +110,11 @@ def fragment(
     if not store:
         return render()
     key = f"fragment:{digest(*parts)}"
-    value = cache.get(key)
+    value = cache_get(key)
     if value is None:
         value = render()
         if keep(value):
-            cache.set(key, value, CACHE_SECONDS)
+            cache_set(key, value)
     return value
 
 
@@ -104,13 +168,13 @@ def cached_for_anonymous(stamp: Stamp, *, params: frozenset[str] = frozenset()):
             )
             if not_modified is not None:
                 return _mark(not_modified, etag, modified)
-            stored = cache.get(f"page:{key}")
+            stored = cache_get(f"page:{key}")
             if stored is None:
                 response = view(request, **kwargs)
                 if not (cacheable(request, params) and is_shareable(request, response)):
                     return response
                 stored = (response.content, gzip.compress(response.content, mtime=0))
-                cache.set(f"page:{key}", stored, CACHE_SECONDS)
+                cache_set(f"page:{key}", stored)
             response = HttpResponse(stored[1] if gzipped else stored[0])
             if gzipped:
                 response.headers["Content-Encoding"] = "gzip"

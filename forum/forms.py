@@ -554,14 +554,17 @@ class SignupForm(UserCreationForm):
             check(self, validate_username, username=cleaned["username"])
         return cleaned
 
-class ThrottledSignIn:
-    """Count each sign-in attempt per username and client address before the password.
 
-    After the rate's failures that pair cools off: counting first (atomically)
-    means parallel guesses cannot slip past, and keying on the pair means
-    guesses from one address cannot lock the account out anywhere else. A
-    success wipes the count. The one form that writes (to the cache): the
-    password is checked in clean(), so the count must come before it here.
+class ThrottledSignIn:
+    """Count each sign-in attempt before its password is checked, two ways.
+
+    Per username and client address: after the rate's failures that pair cools
+    off, and guesses from one address cannot lock the account out anywhere
+    else. Per address, whatever the usernames: one address cannot try a
+    password against every account. Counting first (atomically) means
+    parallel guesses cannot slip past; a success wipes the pair's count and
+    gives the address its attempt back. The one form that writes (the
+    counts): the password is checked in clean(), so the count comes first.
     """
 
     retry_after: int | None = None
@@ -570,20 +573,36 @@ class ThrottledSignIn:
         # The name as the password check will read it: padded or differently
         # composed spellings of one account must share its count.
         username = self.fields["username"].to_python(self.data.get("username", ""))
-        who = (username[:150].casefold(), limits.client_key(self.request))
+        address = limits.client_key(self.request)
+        who = (username[:150].casefold(), address)
+        address_count = self._take(
+            ("login_address", address),
+            "Too many failed sign-ins from your address. Wait %(seconds)d seconds "
+            "and try again.",
+        )
         try:
-            limits.take("login", *who)
+            self._take(
+                ("login", *who),
+                "Too many failed sign-ins for this username from your address. "
+                "Wait %(seconds)d seconds and try again, or sign in from another "
+                "network.",
+            )
+        except ValidationError:
+            limits.give_back(address_count)
+            raise
+        cleaned = super().clean()
+        limits.clear("login", *who)
+        limits.give_back(address_count)
+        return cleaned
+
+    def _take(self, limit: tuple, message: str) -> limits.Ticket:
+        try:
+            return limits.take(*limit)
         except limits.Limited as exc:
             self.retry_after = exc.retry_after
             raise ValidationError(
-                "Too many failed sign-ins for this username from your address. Wait "
-                "%(seconds)d seconds and try again, or sign in from another network.",
-                code="cooling_off",
-                params={"seconds": exc.retry_after},
+                message, code="cooling_off", params={"seconds": exc.retry_after}
             ) from exc
-        cleaned = super().clean()
-        limits.clear("login", *who)
-        return cleaned
 
 
 class SignInForm(ThrottledSignIn, AuthenticationForm):

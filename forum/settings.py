@@ -120,10 +120,9 @@ def cache_from_url(url: str) -> dict:
     raise ImproperlyConfigured(f"CACHE_URL scheme {scheme!r} is not supported.")
 
 
-# Local memory is per process: right for one process, and still correct with
-# several (pages are revalidated against the database), but each worker then
-# keeps its own copy and flood limits are per worker. Use Redis for several
-# workers or machines.
+# Local memory is per process: right for pages, which are revalidated against
+# the database, though each worker keeps its own copy. Flood limits count in
+# the database unless Redis serves them (STANDPOINT_LIMIT_COUNTS below).
 CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
 CACHES = {
     "default": cache_from_url(CACHE_URL or "locmem://"),
@@ -136,6 +135,13 @@ CACHES = {
 }
 if CACHES["limits"]["BACKEND"].endswith("LocMemCache"):
     CACHES["limits"]["OPTIONS"] = {"MAX_ENTRIES": 100_000}
+# Where flood-control counts live (forum/limits.py): "cache" when Redis serves
+# the limits cache, shared by every worker and machine and falling back to the
+# database while it is down; otherwise "database", shared by every worker with
+# nothing else to run. A local-memory cache would count per process.
+STANDPOINT_LIMIT_COUNTS = (
+    "cache" if CACHES["limits"]["BACKEND"].endswith("RedisCache") else "database"
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -210,7 +216,6 @@ STANDPOINT_REPORT_THRESHOLD = int(os.environ.get("REPORT_THRESHOLD", "3"))
 # The public log says "a moderator" unless this names them.
 STANDPOINT_LOG_SHOWS_MODERATORS = env_bool("MODERATION_LOG_NAMES")
 # Flood control (forum/limits.py): "count/period" pairs, "off" to disable one.
-# They count in the cache, so several workers need a shared one (REDIS_URL).
 STANDPOINT_RATE_LIMITS = {
     "post": os.environ.get("RATE_LIMIT_POST", "1/10s, 30/h"),
     # Edits of one's own posts: each keeps a revision in the public history.
@@ -224,6 +229,8 @@ STANDPOINT_RATE_LIMITS = {
     "signup": os.environ.get("RATE_LIMIT_SIGNUP", "5/h"),
     # Failed sign-ins per username and client address, then a cool-off.
     "login": os.environ.get("RATE_LIMIT_LOGIN", "5/15m"),
+    # Failed sign-ins per client address, whatever the usernames tried.
+    "login_address": os.environ.get("RATE_LIMIT_LOGIN_ADDRESS", "20/15m"),
 }
 # The same text from the same author within this many seconds is a duplicate.
 STANDPOINT_DUPLICATE_SECONDS = int(os.environ.get("DUPLICATE_SECONDS", "1800"))

@@ -19,3 +19,12 @@ STORAGES = {
 # Serve static files from the app folders, as in development; no collected root.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# A file for SQLite's test database, as the served site has: in memory, SQLite
+# shares one cache between connections and refuses a second writer at once
+# ("database table is locked") where a file waits its turn (the busy timeout).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(BASE_DIR / "var" / "test-standpoint.sqlite3")  # noqa: F405
+    }

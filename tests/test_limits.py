@@ -18,7 +18,7 @@ from pytest_django.asserts import assertRedirects
 
 from forum import limits, services
 from forum.limits import Rate, parse_rates
-from forum.models import PositionProposal, Post, Report
+from forum.models import PositionProposal, Post, RateCount, Report
 
 from .browser_form import form_values
 from .conftest import REQUIRE_REDIS, CsrfClient, redis_trouble, unavailable
@@ -797,7 +797,34 @@ def test_filling_the_page_cache_leaves_a_cool_off_in_place(user):
 # Windows ---------------------------------------------------------------------
 
 
-def test_a_new_window_starts_from_zero_whatever_an_old_count_outlived(settings):
+@pytest.fixture
+def cache_counts(settings):
+    """Counts in the `limits` cache, as with Redis (here its local-memory stand-in)."""
+    settings.STANDPOINT_LIMIT_COUNTS = "cache"
+
+
+def test_a_closed_database_window_starts_again_from_zero(settings, db):
+    settings.STANDPOINT_LIMIT_COUNTS = "database"
+    set_rate(settings, "login", "5/15m")
+    who = ("ada", "203.0.113.5")
+    for _ in range(5):
+        limits.take("login", *who)
+    with pytest.raises(limits.Limited):
+        limits.take("login", *who)
+    RateCount.objects.update(until=time.time() - 1)  # the window closes
+
+    for _ in range(5):  # counts 1 to 5 of the new window, none refused
+        limits.take("login", *who)
+
+    with pytest.raises(limits.Limited):
+        limits.take("login", *who)
+    assert RateCount.objects.get().count == 5, "the refused take counted nothing"
+    assert RateCount.objects.get().until > time.time() + 15 * 60 - 60
+
+
+def test_a_new_window_starts_from_zero_whatever_an_old_count_outlived(
+    settings, cache_counts
+):
     """A window's end and its count are two keys that expire apart.
 
     The count's expiry is restated in whole seconds, so it can outlive the
@@ -809,7 +836,7 @@ def test_a_new_window_starts_from_zero_whatever_an_old_count_outlived(settings):
         limits.take("login", *who)
     with pytest.raises(limits.Limited):
         limits.take("login", *who)
-    _, until_key = limits._keys("login", Rate(5, 900), who)
+    until_key = f"{limits._key('login', Rate(5, 900), who)}:until"
     caches[limits.CACHE].delete(until_key)  # the window ends; its count is left
 
     for _ in range(5):  # counts 1 to 5 of the new window, none refused
@@ -819,7 +846,9 @@ def test_a_new_window_starts_from_zero_whatever_an_old_count_outlived(settings):
         limits.take("login", *who)
 
 
-def test_a_take_arriving_while_a_window_opens_still_counts(settings, monkeypatch):
+def test_a_take_arriving_while_a_window_opens_still_counts(
+    settings, monkeypatch, cache_counts
+):
     """Opening a window is several cache calls; a parallel take can land between them.
 
     With "1/15m" one of two takes at the window's start must be refused, or

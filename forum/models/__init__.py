@@ -16,6 +16,7 @@ from .disclosure import (
     Written,
     not_blank,
 )
+from .limits import RateCount
 from .moderation import (
     ModerationAction,
     ModerationActionQuerySet,
@@ -67,6 +68,7 @@ __all__ = [
     "PostRevision",
     "PostStance",
     "PostStatus",
+    "RateCount",
     "ProposalStatus",
     "Report",
     "ReportQuerySet",
