@@ -6,6 +6,8 @@ from django.template.loader import render_to_string
 
 # Seconds: about one SQLite busy timeout's worth of queued writes.
 BUSY_RETRY_AFTER = 5
+# Seconds: storage that refuses writes (a full disk) needs someone to act.
+STORAGE_RETRY_AFTER = 60
 
 
 def too_many_requests(
@@ -22,9 +24,19 @@ def too_many_requests(
     return response
 
 
-def service_unavailable(*, retry_after: int = BUSY_RETRY_AFTER) -> HttpResponse:
-    """The 503 page with its Retry-After; it renders without the request or database."""
-    content = render_to_string("503.html", {"retry_after": retry_after})
-    response = HttpResponse(content, status=503)
+def service_unavailable(
+    *, retry_after: int = BUSY_RETRY_AFTER, storage: bool = False
+) -> HttpResponse:
+    """The 503 page with its Retry-After; it renders without the request or database.
+
+    `storage`: the database refused to save (full, read-only), not just busy.
+    """
+    context = {"retry_after": retry_after, "storage": storage}
+    response = HttpResponse(render_to_string("503.html", context), status=503)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    """The 400 page with a message saying what was wrong with the request."""
+    return render(request, "400.html", {"message": message}, status=400)

@@ -56,13 +56,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads a form: a body its charset cannot read is a 400.
+    "forum.middleware.RequestCharsetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "forum.middleware.DatabaseBusyMiddleware",
+    "forum.middleware.DatabaseFailureMiddleware",
 ]
 
 ROOT_URLCONF = "forum.urls"
@@ -111,7 +113,14 @@ def cache_from_url(url: str) -> dict:
     scheme = url.split(":", 1)[0]
     if scheme in {"redis", "rediss", "unix"}:
         backend = "django.core.cache.backends.redis.RedisCache"
-        return {"BACKEND": backend, "LOCATION": url, "KEY_PREFIX": "standpoint"}
+        return {
+            "BACKEND": backend,
+            "LOCATION": url,
+            "KEY_PREFIX": "standpoint",
+            # A Redis that stops answering costs a request a second at most:
+            # pages are then built without it (forum.caching).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        }
     if scheme == "locmem":
         backend = "django.core.cache.backends.locmem.LocMemCache"
         return {"BACKEND": backend, "LOCATION": url.split("://", 1)[-1]}

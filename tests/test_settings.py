@@ -17,11 +17,14 @@ REDIS = "django.core.cache.backends.redis.RedisCache"
         "unix:///run/redis/redis.sock?db=3",
     ],
 )
-def test_redis_urls_make_a_redis_cache_at_that_url_with_the_site_prefix(url):
+def test_redis_urls_make_a_redis_cache_at_that_url_with_the_site_prefix_and_timeouts(
+    url,
+):
     assert cache_from_url(url) == {
         "BACKEND": REDIS,
         "LOCATION": url,
         "KEY_PREFIX": "standpoint",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     }
 
 

@@ -1,16 +1,21 @@
 """What every page shares: paging, and the one way a posted form is answered."""
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import InvalidPage, Page, Paginator
+from django.db import DatabaseError
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from .. import limits
-from ..http import too_many_requests
+from ..http import BUSY_RETRY_AFTER, STORAGE_RETRY_AFTER, too_many_requests
+from ..middleware import is_database_busy, is_storage_fault
+
+logger = logging.getLogger(__name__)
 
 # Refusals that are about who is asking, not what they typed.
 FORBIDDEN_CODES = {"suspended", "own_post", "topic_locked", "not_yours"}
@@ -30,10 +35,11 @@ def submit(
     """Answer a form page: on valid input, `save(cleaned_data)`, else the form again.
 
     `save` calls one service and returns where to go (a redirect). Over a
-    flood limit the answer is 429 with Retry-After; a refusal from the
-    service goes on the form. Either way the page comes back with what the
-    person typed. `blocked` (suspended, locked, not theirs) skips saving and
-    answers 403 with the form as typed.
+    flood limit the answer is 429 with Retry-After; a database that is busy
+    or cannot save answers 503 with Retry-After; a refusal from the service
+    goes on the form. Every time the page comes back with what the person
+    typed. `blocked` (suspended, locked, not theirs) skips saving and answers
+    403 with the form as typed.
     """
     if form.is_bound and not blocked and form.is_valid():
         try:
@@ -47,8 +53,34 @@ def submit(
             )
         except ValidationError as exc:
             form.add_error(None, exc)
+        except DatabaseError as exc:
+            if not (is_database_busy(exc) or is_storage_fault(exc)):
+                raise
+            return database_unavailable(request, exc, template, context)
     status = 403 if blocked else refusal_status(form)
     return render(request, template, context, status=status)
+
+
+def database_unavailable(
+    request: HttpRequest, exc: DatabaseError, template: str, context: dict
+) -> HttpResponse:
+    """The form again, as typed, with a 503: the database was busy or could not save."""
+    logger.warning(
+        "Database could not save, answered 503 with the form: %s %s (%s)",
+        request.method,
+        request.path,
+        exc,
+    )
+    storage = is_storage_fault(exc)
+    retry_after = STORAGE_RETRY_AFTER if storage else BUSY_RETRY_AFTER
+    context = {
+        **context,
+        "retry_after": retry_after,
+        "unavailable": "storage" if storage else "busy",
+    }
+    response = render(request, template, context, status=503)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def refusal_status(form: BaseForm) -> int:
