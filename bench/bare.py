@@ -1,9 +1,14 @@
 """The local upper bound: a bare Django view returning a 20 KB HttpResponse.
 
 A project as `startproject` makes it (its apps and middleware, nothing else),
-served by the same gunicorn as the site, so the site's figures read as a ratio
-of what Django itself does on this machine at this moment.
+served by the same server as the site (granian and forum.serving's threads), so
+the site's figures read as a ratio of what Django itself does on this machine at
+this moment.
 """
+
+import os
+import sys
+from pathlib import Path
 
 import django
 from django.conf import settings
@@ -44,3 +49,8 @@ def bare(request):
 
 urlpatterns = [path("", bare)]
 application = get_wsgi_application()
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from forum.serving import BufferedWSGI  # noqa: E402
+
+asgi = BufferedWSGI(application, threads=int(os.environ.get("SERVE_THREADS", "4")))

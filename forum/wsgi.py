@@ -1,4 +1,4 @@
-"""WSGI entry point: gunicorn serves `forum.wsgi:application`."""
+"""WSGI entry point, for WSGI servers; `manage.py serve` runs forum.asgi, which wraps it."""
 
 import os
 
