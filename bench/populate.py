@@ -31,7 +31,7 @@ from taggit.models import Tag  # noqa: E402
 
 from forum.markup import render_markdown  # noqa: E402
 from forum.models import Post, PostKeyword, PostStance, Stance, Topic  # noqa: E402
-from forum.services import topics_refresh  # noqa: E402
+from forum.services import tallies_recount  # noqa: E402
 
 OPENINGS = [
     "Defenders lose more than attackers here.",
@@ -176,7 +176,7 @@ def add_replies(topic: Topic, count: int, users: list, seed: int) -> None:
         PostKeyword.objects.bulk_create(keyword_links)
         Through.objects.bulk_create(conflicts)
         print(f"  {min(offset + batch, count)} / {count} replies", file=sys.stderr)
-    topics_refresh(topic_ids=[topic.pk])
+    tallies_recount(topic_ids=[topic.pk], fix=True)
 
 
 def session_for(user) -> dict:

@@ -3,8 +3,8 @@
 For each position a diverging bar, opposition to the left and support to the
 right, in two bands: one split by authorship class (`Written`), one by interest
 class (`Ties`). Every segment links to the thread filtered to its replies. The
-counts come from one grouped query for any number of topics and replies
-(`PostQuerySet.stance_breakdown`); widths are whole percents so the page can draw
+counts are the stored tallies (`StanceTally`, kept by forum.services.tallies),
+read in one query for any number of topics whatever their size; widths are whole percents so the page can draw
 them with classes of its stylesheet (the CSP allows no inline style).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.utils.http import urlencode
 
-from .models import Polarity, Position, Post, Stance, Ties, Topic, Written
+from .models import Polarity, Position, Stance, StanceTally, Ties, Topic, Written
 
 # Which bands a bar has, each with the query parameter its segments filter on.
 BANDS = (("written", Written), ("ties", Ties))
@@ -126,14 +126,13 @@ def for_topics(topics: list[Topic]) -> dict[int, StanceMap]:
     counts: dict[tuple[int, str], dict[str, dict[str, int]]] = defaultdict(
         lambda: {band: defaultdict(int) for band, _ in BANDS}
     )
-    rows = Post.objects.filter(topic__in=topics).stance_breakdown()
-    for row in rows:
-        side = counts[row["position_id"], row["polarity"]]
-        side["written"][Written.of(row["authorship"])] += row["count"]
-        ties = Ties.of(
-            paid=row["paid"], conflict=row["conflict"], has_party=row["has_party"]
-        )
-        side["ties"][ties] += row["count"]
+    tallies = StanceTally.objects.filter(topic__in=topics, count__gt=0).values_list(
+        "position_id", "polarity", "written", "ties", "count"
+    )
+    for position, polarity, written, ties, count in tallies:
+        side = counts[position, polarity]
+        side["written"][written] += count
+        side["ties"][ties] += count
     return {topic.pk: _build(topic, counts) for topic in topics}
 
 

@@ -302,11 +302,11 @@ def test_busy_database_does_not_use_up_the_posting_limit(
     """A 503 asks the writer to send the same reply again: that retry is not a 429."""
     with monkeypatch.context() as patched:
 
-        def database_busy(**kwargs):
+        def database_busy(*args, **kwargs):
             raise OperationalError("database is locked")
 
         # Runs inside services.post_create, after the reply was counted.
-        patched.setattr("forum.services.topics.count_new_post", database_busy)
+        patched.setattr("forum.services.tallies.tallies_apply", database_busy)
         busy = poster.post(reply_url(topic), reply_data(body="Sent while busy."))
 
     assert busy.status_code == 503

@@ -23,7 +23,7 @@ from forum.models import (
     Report,
     Topic,
 )
-from forum.services import moderation, topics
+from forum.services import moderation, tallies
 
 from .factories import (
     disclosure,
@@ -79,8 +79,8 @@ def run_while_held(first, second, held: threading.Event) -> tuple[dict, dict]:
 def hold_after(real, held: threading.Event):
     """`real`, then a pause with the transaction's locks held."""
 
-    def held_call(**kwargs):
-        result = real(**kwargs)
+    def held_call(*args, **kwargs):
+        result = real(*args, **kwargs)
         held.set()
         time.sleep(HOLD_SECONDS)
         return result
@@ -91,10 +91,10 @@ def hold_after(real, held: threading.Event):
 def hold_before(real, held: threading.Event):
     """A pause with the transaction's locks held, then `real`."""
 
-    def held_call(**kwargs):
+    def held_call(*args, **kwargs):
         held.set()
         time.sleep(HOLD_SECONDS)
-        return real(**kwargs)
+        return real(*args, **kwargs)
 
     return held_call
 
@@ -189,8 +189,8 @@ def test_two_moderators_hiding_one_post_at_once_log_one_hide(monkeypatch, topic)
     held = threading.Event()
     # Runs once the first hide has changed the post, before it commits.
     monkeypatch.setattr(
-        "forum.services.moderation.topics_refresh",
-        hold_before(services.topics_refresh, held),
+        "forum.services.tallies.tallies_apply",
+        hold_before(services.tallies_apply, held),
     )
 
     def hide(actor, reason):
@@ -229,8 +229,8 @@ def test_double_submit_arriving_while_the_first_is_stored_leads_to_one_post(
     held = threading.Event()
     # Runs once the first reply is saved, under the topic's lock.
     monkeypatch.setattr(
-        "forum.services.topics.count_new_post",
-        hold_after(topics.count_new_post, held),
+        "forum.services.tallies.tallies_apply",
+        hold_after(tallies.tallies_apply, held),
     )
 
     results, errors = run_while_held(

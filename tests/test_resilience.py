@@ -226,11 +226,12 @@ def test_signing_in_on_storage_that_refuses_writes_is_a_503_not_a_500():
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 2 MB filesystem of its own, where the machine lets the tests mount one."""
+    """A small filesystem of its own (8 MB: the migrations' WAL takes about 2),
+    where the machine lets the tests mount one."""
     mount = tmp_path / "disk"
     mount.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
         capture_output=True,
     )
     if mounted.returncode != 0:

@@ -420,7 +420,7 @@ def test_every_write_marks_the_topic_changed(topic):
         reason="Test reason.",
     )
     assert moved()
-    services.topics_refresh(topic_ids=[topic.pk])
+    services.topics_touch(topic_ids=[topic.pk])
     assert moved()
 
 

@@ -40,6 +40,7 @@ from .posts import (
     PostStatus,
 )
 from .profiles import INTERESTS_MAX_LENGTH, DisclosureDefaults
+from .tallies import StanceTally
 from .topics import Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "ReportedPost",
     "ReviewState",
     "Stance",
+    "StanceTally",
     "Suspension",
     "SuspensionQuerySet",
     "Ties",

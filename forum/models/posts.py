@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
@@ -102,30 +102,6 @@ class PostQuerySet(models.QuerySet):
         if ties == Ties.NONE:
             return self.filter(undeclared)
         return self.with_party_flag().filter(~undeclared, has_party=False)
-
-    def stance_breakdown(self) -> list[dict]:
-        """Published replies counted per stance, authorship class and interest class.
-
-        One grouped query whatever the number of replies: each row names a stance
-        (its topic, position and polarity) and a mix of disclosure answers with
-        its count, which `forum.stancemap` folds into the classes.
-        """
-        return list(
-            self.published()
-            .with_party_flag()
-            .values(
-                "topic_id",
-                "authorship",
-                "paid",
-                "conflict",
-                "has_party",
-                position_id=F("stance_links__tag__position_id"),
-                polarity=F("stance_links__tag__polarity"),
-            )
-            .filter(position_id__isnull=False)
-            .annotate(count=Count("pk"))
-            .order_by()
-        )
 
     def newest_first(self):
         return self.order_by("-created", "-id")

@@ -172,9 +172,6 @@ class Position(models.Model):
         related_name="+",
         help_text="The reader whose proposal a moderator approved.",
     )
-    # Published replies per polarity, kept by services like Topic.reply_count.
-    support_count = models.PositiveIntegerField(default=0, editable=False)
-    oppose_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["order", "id"]
@@ -188,6 +185,19 @@ class Position(models.Model):
 
     def __str__(self):
         return self.claim
+
+    @property
+    def support_count(self) -> int:
+        """Published replies supporting it, from the stored tallies."""
+        return self._tallied(Polarity.SUPPORTS)
+
+    @property
+    def oppose_count(self) -> int:
+        return self._tallied(Polarity.OPPOSES)
+
+    def _tallied(self, polarity: str) -> int:
+        found = self.tallies.filter(polarity=polarity).aggregate(n=models.Sum("count"))
+        return found["n"] or 0
 
     @property
     def supports_slug(self) -> str:

@@ -44,7 +44,8 @@ from .posts import (
 from .proposals import position_propose, proposals_decide
 from .reports import report_create, reports_dismiss_and_verify, reports_resolve
 from .seeding import SeedResult, topic_create_from_article
-from .topics import position_sync_stances, topic_save, topic_save_parts, topics_refresh
+from .tallies import Snapshot, tallied, tallies_apply, tallies_recount, topics_touch
+from .topics import position_sync_stances, topic_save, topic_save_parts
 from .validation import (
     KEYWORD_MAX_LENGTH,
     KEYWORDS_MAX,
@@ -66,6 +67,7 @@ from .validation import (
 )
 
 __all__ = [
+    "Snapshot",
     "EDIT_UNCHANGED",
     "KEYWORDS_MAX",
     "KEYWORD_MAX_LENGTH",
@@ -96,9 +98,12 @@ __all__ = [
     "revisions_redact",
     "suspensions_lift",
     "topic_create_from_article",
+    "tallied",
+    "tallies_apply",
+    "tallies_recount",
     "topic_save",
     "topic_save_parts",
-    "topics_refresh",
+    "topics_touch",
     "topics_set_flag",
     "user_defaults",
     "user_make_moderator",

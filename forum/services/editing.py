@@ -27,7 +27,7 @@ from .disclosure import DisclosureAnswers, disclosure_downgrades
 from .guards import TOPIC_LOCKED_TO_EDITS, locked_rows, require_not_suspended
 from .moderation import log, relabelled
 from .posts import keywords_as_spelled
-from .topics import topics_refresh
+from .tallies import tallied
 from .validation import (
     invalid,
     validate_attested,
@@ -110,8 +110,8 @@ def post_edit(
     )
     change = _Change(post, old, new, editor=editor, reason=reason)
     change.check()
-    change.apply(stances=stances, disclosure=disclosure, tags=tags)
-    topics_refresh(topic_ids=[post.topic_id])
+    with tallied(Post.objects.filter(pk=post.pk)):
+        change.apply(stances=stances, disclosure=disclosure, tags=tags)
     return post
 
 

@@ -24,7 +24,7 @@ from ..models import (
     Topic,
 )
 from .guards import locked_rows
-from .topics import topics_refresh
+from .tallies import tallied, topics_touch
 from .validation import validate_reason
 
 
@@ -62,14 +62,14 @@ def posts_set_status(
         locked = locked.exclude(status=status)
     changing = list(locked.values_list("pk", "topic_id"))
     ids = [pk for pk, _ in changing]
-    Post.objects.filter(pk__in=ids).update(
-        status=status, hidden_reason=reason if hiding else ""
-    )
+    with tallied(Post.objects.filter(pk__in=ids)):
+        Post.objects.filter(pk__in=ids).update(
+            status=status, hidden_reason=reason if hiding else ""
+        )
     kind = ModerationKind.HIDE if hiding else ModerationKind.RESTORE
     log(actor, kind, reason, changing)
     if not hiding:
         _dismiss_reports_on_restore(ids, actor=actor, reason=reason)
-    topics_refresh(topic_ids={topic_id for _, topic_id in changing})
     return len(changing)
 
 
@@ -172,7 +172,8 @@ def posts_review(
         reviewed_at=timezone.now() if reviewed else None,
     )
     log(actor, REVIEW_ACTIONS[state], note, changing)
-    topics_refresh(topic_ids={topic_id for _, topic_id in changing})
+    # A review moves no reply between segments, but the strip shows it.
+    topics_touch(topic_ids={topic_id for _, topic_id in changing})
     return len(changing)
 
 

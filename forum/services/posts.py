@@ -13,7 +13,7 @@ from django.utils import timezone
 from taggit.models import Tag
 
 from ..models import Post, Stance, Topic
-from . import topics
+from . import tallies
 from .disclosure import DisclosureAnswers
 from .guards import require_not_suspended, topic_open
 from .validation import (
@@ -88,7 +88,10 @@ def post_create(
     post.stances.add(*stances)
     if tags:
         post.tags.add(*tags)
-    topics.count_new_post(topic=topic, stances=stances, now=now)
+    created = tallies.Snapshot.of_new(
+        post, stances, has_party=bool(disclosure.conflict_parties)
+    )
+    tallies.tallies_apply(tallies.Snapshot(), created, now=now)
     return post
 
 

@@ -16,7 +16,8 @@ from ..models import (
 )
 from .disclosure import DisclosureAnswers
 from .guards import locked_rows, require_not_suspended, topic_open
-from .topics import position_sync_stances, topics_refresh
+from .tallies import topics_touch
+from .topics import position_sync_stances
 from .validation import (
     validate_attested,
     validate_disclosure,
@@ -93,7 +94,7 @@ def proposals_decide(
             proposal=proposal,
         )
     if approve:
-        topics_refresh(topic_ids={proposal.topic_id for proposal in pending})
+        topics_touch(topic_ids={proposal.topic_id for proposal in pending})
     return len(pending)
 
 

@@ -8,7 +8,8 @@ from django.db.models import Count, QuerySet
 from ..models import Party, Position, Topic
 from ..seeding import ArticleData
 from .disclosure import DisclosureAnswers
-from .topics import position_sync_stances, topics_refresh
+from .tallies import topics_touch
+from .topics import position_sync_stances
 from .validation import validate_disclosure
 
 
@@ -46,7 +47,7 @@ def topic_create_from_article(*, article: ArticleData) -> SeedResult:
     )
     validate_disclosure(topic=topic, disclosure=disclosure)
     topic.conflict_parties.set(disclosure.conflict_parties)
-    topics_refresh(topic_ids=[topic.pk])
+    topics_touch(topic_ids=[topic.pk])
     return result
 
 
