@@ -106,16 +106,50 @@ def fragment(
     keep: Callable[[T], bool] = lambda value: True,
 ) -> T:
     """The cached value for `parts`, or `render()`'s, kept for the next reader if
-    `store` and `keep(value)`."""
+    `store` and `keep(value)`.
+
+    One render per key at a time in a process: when a busy topic changes, the
+    threads that miss its new version together wait for the first one's render
+    instead of each making their own (and use it even if the cache is down).
+    """
     if not store:
         return render()
     key = f"fragment:{digest(*parts)}"
     value = cache_get(key)
-    if value is None:
-        value = render()
-        if keep(value):
-            cache_set(key, value)
+    if value is not None:
+        return value
+    with _flights_lock:
+        flight = _flights.setdefault(key, _Flight())
+    try:
+        with flight.lock:
+            if flight.done:
+                return flight.value
+            value = cache_get(key)
+            if value is None:
+                value = render()
+                if keep(value):
+                    cache_set(key, value)
+            flight.value, flight.done = value, True
+    finally:
+        # Later readers go to the cache (or render anew a value not kept).
+        with _flights_lock:
+            if _flights.get(key) is flight:
+                del _flights[key]
     return value
+
+
+class _Flight:
+    """A render in progress, shared by the threads waiting for it."""
+
+    __slots__ = ("lock", "value", "done")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.value, self.done = None, False
+
+
+_flights: dict[str, _Flight] = {}
+_flights_lock = threading.Lock()
 
 
 def canonical_path(request) -> str:

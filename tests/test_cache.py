@@ -1,12 +1,15 @@
 """Anonymous readers get cached pages that any change to the topic invalidates."""
 
 import gzip
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.http import HttpResponse
 from django.test import Client
 
-from forum import services
+from forum import caching, services
 from forum.caching import is_shareable
 from forum.models import Post, PostStatus, Topic
 
@@ -202,7 +205,7 @@ def test_hidden_post_status_change_outside_services_waits_for_the_stamp(
     )
     assert b"The first reply." in client.get(thread).content
 
-    services.topics_refresh(topic_ids=[topic.pk])
+    services.tallies_recount(topic_ids=[topic.pk], fix=True)
 
     assert b"The first reply." not in client.get(thread).content
     assert Topic.objects.get(pk=topic.pk).reply_count == 0
@@ -278,3 +281,40 @@ def test_a_moderators_reason_reaches_a_cached_tombstone(client, topic, moderator
 
     page = client.get(topic.get_absolute_url()).content
     assert b"Hidden by moderators: Spam for watches." in page
+
+
+def test_readers_missing_one_fragment_at_once_wait_for_a_single_render():
+    """No thundering herd: eight threads that miss the same new version get the
+    one render the first of them makes; another version renders on its own."""
+    renders = []
+    start = threading.Barrier(8)
+
+    def render():
+        renders.append(threading.get_ident())
+        time.sleep(0.2)  # long enough for every thread to arrive while it runs
+        return "<p>the thread body</p>"
+
+    def read():
+        start.wait()
+        return caching.fragment(("thread", "topic-1:v2"), render)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: read(), range(8)))
+
+    assert results == ["<p>the thread body</p>"] * 8
+    assert len(renders) == 1
+    caching.fragment(("thread", "topic-1:v3"), render)
+    assert len(renders) == 2
+
+
+def test_a_failed_render_is_not_shared_the_next_reader_renders_again():
+    calls = []
+
+    def failing():
+        calls.append("failed")
+        raise RuntimeError("template error")
+
+    with pytest.raises(RuntimeError):
+        caching.fragment(("thread", "topic-1:v9"), failing)
+    assert caching.fragment(("thread", "topic-1:v9"), lambda: "ok") == "ok"
+    assert calls == ["failed"]
