@@ -90,6 +90,24 @@ def cache_set(key: str, value, timeout: int = CACHE_SECONDS) -> None:
         report_cache("default", exc)
 
 
+def cache_get_many(alias: str, keys: list[str]) -> dict:
+    """The cached values among `keys`, or none while the cache is down."""
+    try:
+        found = caches[alias].get_many(keys)
+    except CACHE_ERRORS as exc:
+        report_cache(alias, exc)
+        return {}
+    report_cache(alias, None)
+    return found
+
+
+def cache_set_many(alias: str, values: dict, timeout: int = CACHE_SECONDS) -> None:
+    try:
+        caches[alias].set_many(values, timeout)
+    except CACHE_ERRORS as exc:
+        report_cache(alias, exc)
+
+
 T = TypeVar("T")
 Stamp = Callable[..., tuple[str, datetime] | None]
 

@@ -123,11 +123,11 @@ def post_document(post: Post, page: Page, revisions: list[PostRevision]) -> dict
     }
 
 
-def thread_jsonld(topic: Topic, posts: list[Post]) -> SafeString:
-    """A <script type="application/ld+json"> for a thread page and the replies on it.
+def thread_jsonld(topic: Topic, comments: list[dict]) -> SafeString:
+    """A <script type="application/ld+json"> for a thread page and the replies on it
+    (`comment_record` of each shown reply, kept with its rendered piece).
 
-    Browsers never run it, so the site's script policy does not apply; hidden
-    replies are left out, as they are for readers.
+    Browsers never run it, so the site's script policy does not apply.
     """
     data = {
         "@context": {"@vocab": SCHEMA, PREFIX: NAMESPACE},
@@ -141,12 +141,15 @@ def thread_jsonld(topic: Topic, posts: list[Post]) -> SafeString:
         "dateModified": _iso(topic.updated),
         "commentCount": topic.reply_count,
         **_sourced(topic),
-        "comment": [_comment(post) for post in posts if not post.is_hidden],
+        "comment": comments,
     }
     return script(data)
 
 
-def _comment(post: Post) -> dict:
+def comment_record(post: Post) -> dict | None:
+    """A reply as a JSON-LD Comment; None for a hidden one, left out as for readers."""
+    if post.is_hidden:
+        return None
     comment = {
         "@type": "Comment",
         "@id": post.get_absolute_url(),

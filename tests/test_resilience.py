@@ -47,7 +47,11 @@ def cache_down(settings):
         "LOCATION": url,
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     }
-    settings.CACHES = {"default": redis, "limits": {**redis, "KEY_PREFIX": "l"}}
+    settings.CACHES = {
+        "default": redis,
+        "limits": {**redis, "KEY_PREFIX": "l"},
+        "pieces": redis,
+    }
     settings.STANDPOINT_LIMIT_COUNTS = "cache"
     caching._down.clear()  # what earlier tests saw go down
     yield
@@ -110,15 +114,19 @@ def test_a_cache_going_down_is_logged_once_and_coming_back_once(
             client.get(f"/t/{topic.slug}/")
         settings.CACHES = {
             alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-            for alias in ("default", "limits")
+            for alias in ("default", "limits", "pieces")
         }
         for _ in range(3):
             client.get(f"/t/{topic.slug}/")
     logged = [r.getMessage() for r in caplog.records if r.name == "forum.caching"]
 
-    assert len(logged) == 2, logged
-    assert "'default' cache is down (ConnectionError" in logged[0]
-    assert logged[1] == "The 'default' cache answers again."
+    # Once down and once back for each cache the page reads (pages, pieces).
+    for alias in ("default", "pieces"):
+        about = [line for line in logged if f"'{alias}' cache" in line]
+        assert len(about) == 2, logged
+        assert f"'{alias}' cache is down (ConnectionError" in about[0]
+        assert about[1] == f"The '{alias}' cache answers again."
+    assert len(logged) == 4, logged
 
 
 def test_healthz_reports_a_cache_that_is_down_as_degraded(cache_down, client, db):
