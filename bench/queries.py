@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.cache import cache  # noqa: E402
+from django.core.cache import caches  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -25,7 +25,8 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 def measure(client: Client, url: str, runs: int = 7) -> dict:
     timings = []
     for _ in range(runs):
-        cache.clear()
+        for backend in caches.all():
+            backend.clear()
         with CaptureQueriesContext(connection) as ctx:
             started = time.perf_counter()
             response = client.get(url, headers={"host": "127.0.0.1"})
