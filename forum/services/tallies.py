@@ -135,9 +135,9 @@ def _add(changes: list[tuple[Segment, int]]) -> None:
     """Each changed segment in key order: an upsert to add, an update to take away.
 
     (An upsert cannot take away: the row it proposes would fail the table's
-    check on its negative count before the conflict is seen.) A count that
-    is not there to take from means the tallies drifted: it stays at zero,
-    the log says so, and `manage.py tallies` repairs it.
+    check on its negative count before the conflict is seen.) Taking more
+    than is there means the tallies drifted: a count never goes below zero,
+    a missing row is logged, and `manage.py tallies --check` finds either.
     """
     quote = connection.ops.quote_name
     table, count = quote(StanceTally._meta.db_table), quote("count")
