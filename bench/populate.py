@@ -139,6 +139,7 @@ def add_replies(topic: Topic, count: int, users: list, seed: int) -> None:
     start = timezone.now() - timedelta(days=30)
     step = timedelta(days=30) / max(count, 1)
     done: list[int] = list(topic.posts.values_list("pk", flat=True))
+    first = len(done) + 1  # posts are numbered in their thread from 1
     batch = 2000
     for offset in range(0, count, batch):
         rows, extras = [], []
@@ -155,6 +156,7 @@ def add_replies(topic: Topic, count: int, users: list, seed: int) -> None:
                     body_html=render_markdown(text),
                     attested_at=created,
                     created=created,
+                    number=first + i,
                     **fields,
                 )
             )

@@ -225,7 +225,7 @@ def cached_for_anonymous(stamp: Stamp, *, params: frozenset[str] = frozenset()):
                 response = view(request, **kwargs)
                 if not (cacheable(request, params) and is_shareable(request, response)):
                     return response
-                stored = (response.content, gzip.compress(response.content, mtime=0))
+                stored = (response.content, gzip.compress(response.content, 6, mtime=0))
                 cache_set(f"page:{key}", stored)
             response = HttpResponse(stored[1] if gzipped else stored[0])
             if gzipped:

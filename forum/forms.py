@@ -486,6 +486,27 @@ class ThreadFilterForm(forms.Form):
             posts = posts.with_ties(data["ties"])
         return posts
 
+    def segments(self) -> dict:
+        """The stored tallies' segments this view picks (models.tallied_count):
+        its count without counting replies."""
+        data = self.cleaned_data
+        authorships = None
+        if data["authorship"]:
+            authorships = [data["authorship"]]
+        if data["written"] == self.NOT_AI_GENERATED:
+            excluded = Written.authorships(Written.AI_GENERATED)
+            authorships = [
+                a for a in authorships or Authorship.values if a not in excluded
+            ]
+        elif data["written"]:
+            chosen = Written.authorships(data["written"])
+            authorships = [a for a in authorships or Authorship.values if a in chosen]
+        return {
+            "stance": data["stance"],
+            "authorships": authorships,
+            "ties": data["ties"] or None,
+        }
+
     def active(self) -> list[tuple[str, str]]:
         """(what it shows, the query without it) for each filter in use."""
         if not self.is_valid():

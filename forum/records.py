@@ -10,6 +10,7 @@ from django.core.paginator import Page
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 
 from .models import DISCLOSURE_FIELDS, Authorship, Post, PostRevision, Topic
 
@@ -146,6 +147,9 @@ def thread_jsonld(topic: Topic, comments: list[dict]) -> SafeString:
     return script(data)
 
 
+EXCERPT_WORDS = 16
+
+
 def comment_record(post: Post) -> dict | None:
     """A reply as a JSON-LD Comment; None for a hidden one, left out as for readers."""
     if post.is_hidden:
@@ -161,7 +165,10 @@ def comment_record(post: Post) -> dict | None:
         },
         "datePublished": _iso(post.created),
         "dateModified": _iso(post.edited or post.created),
-        "text": post.body,
+        # The opening alone: the whole text is on the page, at `url`, and sending
+        # it twice would double the page (issue 14). Search engines still find
+        # a text for each comment.
+        "text": Truncator(" ".join(post.body.split())).words(EXCERPT_WORDS),
         **_sourced(post),
     }
     if post.parent_id:
@@ -174,10 +181,19 @@ def _sourced(item: Post | Topic) -> dict:
     record = disclosure_record(item)
     source = record.pop("digital_source_type")
     review = record.pop("review", None)
-    extension = {f"{PREFIX}:{name}": value for name, value in record.items()}
+    # The label repeats `authorship` in words, and unanswered text ("" or
+    # None) reads the same left out: twenty replies' worth would weigh a page
+    # down (disclosure.json keeps both).
+    del record["authorship_label"]
+    extension = {
+        f"{PREFIX}:{name}": value
+        for name, value in record.items()
+        if value not in ("", None)
+    }
     if review is not None:
         extension[f"{PREFIX}:review_state"] = review["state"]
-        extension[f"{PREFIX}:review_note"] = review["note"]
+        if review["note"]:
+            extension[f"{PREFIX}:review_note"] = review["note"]
     data = {f"{PREFIX}:disclosure": {"@type": f"{PREFIX}:Disclosure", **extension}}
     if source:
         data["digitalSourceType"] = source
@@ -186,7 +202,7 @@ def _sourced(item: Post | Topic) -> dict:
 
 def script(data: dict) -> SafeString:
     """`data` as a JSON-LD script element; <, > and & escaped so no text ends it early."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=False)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return format_html(
         '<script type="application/ld+json">{}</script>', mark_safe(text)

@@ -141,15 +141,9 @@ CACHES = {
     "limits": cache_from_url(
         os.environ.get("LIMITS_CACHE_URL") or CACHE_URL or "locmem://limits"
     ),
-    # Each reply's rendered piece, per version (forum.views.threads): apart so
-    # that pages do not evict them, with room for a long thread's (a piece is
-    # 1-4 KB; local memory then holds at most about 80 MB per worker).
-    "pieces": cache_from_url(CACHE_URL or "locmem://pieces"),
 }
 if CACHES["limits"]["BACKEND"].endswith("LocMemCache"):
     CACHES["limits"]["OPTIONS"] = {"MAX_ENTRIES": 100_000}
-if CACHES["pieces"]["BACKEND"].endswith("LocMemCache"):
-    CACHES["pieces"]["OPTIONS"] = {"MAX_ENTRIES": 20_000}
 # Where flood-control counts live (forum/limits.py): "cache" when Redis serves
 # the limits cache, shared by every worker and machine and falling back to the
 # database while it is down; otherwise "database", shared by every worker with

@@ -54,6 +54,7 @@ def post_fields(topic, author, **changes):
         "body": "A reply.",
         **HUMAN_DISCLOSURE,
         "attested_at": timezone.now(),
+        "number": topic.posts.count() + 1,
     }
     return {**fields, **changes}
 

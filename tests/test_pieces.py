@@ -11,7 +11,7 @@ from django.test import Client
 
 from forum import services
 from forum.models import Party, Post, PostStatus, Topic
-from forum.views.threads import reply_pieces
+from forum.pieces import reply_pieces
 
 from .factories import edit_post, make_post, make_user, stance
 from .pages import page, squash
@@ -27,8 +27,7 @@ def piece(post, *, staff=False) -> str:
     topic = Topic.objects.prefetch_related(*Topic.thread_prefetch()).get(
         pk=post.topic_id
     )
-    fresh = Post.objects.select_related("author").get(pk=post.pk)
-    [(html, _)] = reply_pieces(topic, [fresh], staff=staff)
+    [(html, _)] = reply_pieces(topic, [post.pk], staff=staff)
     return squash(html)
 
 

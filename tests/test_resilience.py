@@ -50,7 +50,6 @@ def cache_down(settings):
     settings.CACHES = {
         "default": redis,
         "limits": {**redis, "KEY_PREFIX": "l"},
-        "pieces": redis,
     }
     settings.STANDPOINT_LIMIT_COUNTS = "cache"
     caching._down.clear()  # what earlier tests saw go down
@@ -114,19 +113,16 @@ def test_a_cache_going_down_is_logged_once_and_coming_back_once(
             client.get(f"/t/{topic.slug}/")
         settings.CACHES = {
             alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-            for alias in ("default", "limits", "pieces")
+            for alias in ("default", "limits")
         }
         for _ in range(3):
             client.get(f"/t/{topic.slug}/")
     logged = [r.getMessage() for r in caplog.records if r.name == "forum.caching"]
 
-    # Once down and once back for each cache the page reads (pages, pieces).
-    for alias in ("default", "pieces"):
-        about = [line for line in logged if f"'{alias}' cache" in line]
-        assert len(about) == 2, logged
-        assert f"'{alias}' cache is down (ConnectionError" in about[0]
-        assert about[1] == f"The '{alias}' cache answers again."
-    assert len(logged) == 4, logged
+    # Once down and once back.
+    assert len(logged) == 2, logged
+    assert "'default' cache is down (ConnectionError" in logged[0]
+    assert logged[1] == "The 'default' cache answers again."
 
 
 def test_healthz_reports_a_cache_that_is_down_as_degraded(cache_down, client, db):

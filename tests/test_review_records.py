@@ -28,6 +28,7 @@ from forum.models import (
 from .conftest import CsrfClient
 from .factories import edit_post, make_post, make_topic, make_user, stance
 from .pages import messages_shown, page, post_block, signed_in, squash
+from .test_queries import PIECE_QUERIES, THREAD_QUERIES_ANONYMOUS
 
 POSTS = "/admin/forum/post/"
 QUEUE = "/admin/forum/reportedpost/"
@@ -49,9 +50,9 @@ REVIEW_KINDS = {
     "corrected": ModerationKind.CORRECT_DISCLOSURE,
     "self_declared": ModerationKind.CLEAR_REVIEW,
 }
-# Anonymous, cache miss: the thread's 11 (tests/test_queries.py) and one for
-# the stance trails of the edited posts shown, however many revisions they have.
-THREAD_QUERIES_EDITED = 12
+# Anonymous, replies not shown before (tests/test_queries.py), and one for the
+# stance trails of the edited posts rendered, however many revisions they have.
+THREAD_QUERIES_EDITED = THREAD_QUERIES_ANONYMOUS + PIECE_QUERIES + 1
 # The post with its topic and author, its stances and their positions, tags,
 # conflict parties and the topic's parties; then how many versions it has, and
 # the page of them shown, with their editors.
@@ -1035,6 +1036,19 @@ def test_thread_jsonld_date_modified_is_the_edit_time(client, topic):
     assert comment["datePublished"] == post.created.isoformat()
     assert comment["dateModified"] == post.edited.isoformat()
     assert comment["text"] == "After."
+
+
+def test_thread_jsonld_gives_a_long_reply_s_opening_not_its_whole_text(client, topic):
+    words = [f"word{n}" for n in range(200)]
+    post = make_post(topic=topic, body=" ".join(words))
+
+    response = client.get(f"/t/{topic.slug}/")
+    comment = comment_of(thread_data(response), post)
+
+    # The page carries the text once; the record opens it and points at it.
+    assert comment["text"] == " ".join(words[:16]) + "…"
+    assert comment["url"] == f"/p/{post.pk}/"
+    assert response.content.decode().count("word199") == 1
 
 
 def test_human_reply_has_no_digital_source_type(client, topic):

@@ -518,20 +518,19 @@ def test_thread_builds_the_stance_map_once_per_topic_version(
     make_post(topic=topic, **AI_GENERATED)
     if signed_in:
         client.force_login(make_user())
-    views = [
-        {},
-        {"page": "2"},
-        {"stance": SUP_E},
-        {"written": "human"},
-        {"order": "newest"},
-    ]
-
-    for query in views:
+    # The whole thread's first page, in either order, leads with the map.
+    for query in ({}, {"order": "newest"}):
         response = client.get(thread_url(topic), query)
         assert response.status_code == 200
         assert position_counts(response, "ban-endangers-defenders") == (
             "0 oppose 2 support"
         )
+    # Deeper pages and filtered views lead with replies: the map is a link away.
+    for query in ({"page": "2"}, {"stance": SUP_E}, {"written": "human"}):
+        response = client.get(thread_url(topic), query)
+        assert response.status_code == 200
+        assert 'class="positions"' not in page(response)
+        assert f'href="{thread_url(topic)}#positions-title"' in page(response)
 
     assert map_builds == [topic.pk]
 
@@ -544,7 +543,7 @@ def test_a_new_reply_rebuilds_the_stance_map_with_its_numbers(
     assert position_counts(first, "ban-endangers-defenders") == "0 oppose 1 supports"
 
     make_post(topic=topic, stances=[stance(topic, OPP_E)])
-    second = client.get(thread_url(topic), {"written": "human"})
+    second = client.get(thread_url(topic), {"order": "newest"})
 
     assert position_counts(second, "ban-endangers-defenders") == "1 opposes 1 supports"
     assert map_builds == [topic.pk, topic.pk]

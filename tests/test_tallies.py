@@ -5,6 +5,7 @@ write that forgot to move a reply between segments would show a wrong map
 forever; each test here makes one kind of write and recounts.
 """
 
+import itertools
 import threading
 
 import pytest
@@ -13,13 +14,20 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from forum import services
+from forum.forms import ThreadFilterForm
 from forum.models import (
+    Authorship,
     Party,
     Post,
     PostStatus,
+    ReplyTally,
     ReportReason,
+    Stance,
     StanceTally,
+    Ties,
     Topic,
+    Written,
+    tallied_count,
 )
 
 from .factories import (
@@ -52,10 +60,17 @@ def assert_tallies_match_a_recount(*topics):
 
 def tallies(topic) -> dict[tuple, int]:
     return {
-        (t.position.slug, t.polarity, t.written, t.ties): t.count
+        (t.position.slug, t.polarity, t.authorship, t.ties): t.count
         for t in StanceTally.objects.filter(topic=topic, count__gt=0).select_related(
             "position"
         )
+    }
+
+
+def reply_tallies(topic) -> dict[tuple, int]:
+    return {
+        (t.authorship, t.ties): t.count
+        for t in ReplyTally.objects.filter(topic=topic, count__gt=0)
     }
 
 
@@ -99,8 +114,15 @@ def test_creating_replies_adds_each_to_its_segments(topic, replies):
         ("ban-endangers-defenders", "supports", "human", "none"): 1,
         ("ban-endangers-defenders", "supports", "ai_generated", "none"): 1,
         ("ban-is-justified", "opposes", "ai_generated", "none"): 1,
-        ("ban-endangers-defenders", "opposes", "ai_helped", "declared"): 1,
+        ("ban-endangers-defenders", "opposes", "ai_polished", "declared"): 1,
         ("ban-is-justified", "supports", "human", "party"): 1,
+    }
+    # Each reply once per topic, whatever its stances: the filters without one.
+    assert reply_tallies(topic) == {
+        ("human", "none"): 1,
+        ("ai_generated", "none"): 1,
+        ("ai_polished", "declared"): 1,
+        ("human", "party"): 1,
     }
     assert Topic.objects.get(pk=topic.pk).reply_count == 4
     assert_tallies_match_a_recount(topic)
@@ -334,6 +356,40 @@ def test_concurrent_writers_on_postgresql_keep_the_tallies_exact():
 
     assert errors == []
     assert Post.objects.filter(topic=topic).count() == 8 + 4 * 5
+    # Numbered in their thread under the topic's lock: no gap, no twin.
+    numbers = Post.objects.filter(topic=topic).order_by("number")
+    assert list(numbers.values_list("number", flat=True)) == list(range(1, 29))
     assert_tallies_match_a_recount(topic)
     stored = Topic.objects.get(pk=topic.pk)
     assert (stored.reply_count, stored.hidden_count) == (8 + 4 * 5 - 2, 2)
+
+
+def test_every_filtered_view_is_counted_from_the_tallies(topic, replies, moderator):
+    """The thread page counts a filtered view from stored rows: for every
+    combination of the reader filters, that sum is what counting gives."""
+    make_post(topic=topic, **AI_GENERATED, **PAID)  # no stance at all
+    make_post(
+        topic=topic,
+        stances=[stance(topic, OPP_J)],
+        **{**AI_POLISHED, "authorship": "ai_assisted"},
+    )
+    hide(replies[3:], actor=moderator)  # hidden replies are in no filtered view
+    choices = {
+        "stance": [
+            "",
+            *Stance.objects.filter(position__topic=topic).values_list(
+                "slug", flat=True
+            ),
+        ],
+        "authorship": ["", *Authorship.values],
+        "written": ["", ThreadFilterForm.NOT_AI_GENERATED, *Written.values],
+        "ties": ["", *Ties.values],
+    }
+    checked = 0
+    for combo in itertools.product(*choices.values()):
+        form = ThreadFilterForm(dict(zip(choices, combo, strict=True)), topic=topic)
+        assert form.is_valid(), form.errors
+        counted = form.filter(topic.posts.published()).count()
+        assert tallied_count(topic, **form.segments()) == counted, combo
+        checked += counted > 0
+    assert checked > 50  # most views hold replies: not a match of zeros

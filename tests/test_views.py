@@ -204,15 +204,16 @@ def test_thread_shows_replies_oldest_first_with_author_permalink_stances_tags_an
         parent=first,
         stances=[stance(topic, NOT_ENDANGERS), stance(topic, JUSTIFIED)],
     )
-    # Written earlier than `first`, though stored after it: the thread goes by time.
-    earliest = make_post(topic=topic)
-    Post.objects.filter(pk=earliest.pk).update(
-        created=first.created - timedelta(hours=1)
-    )
+    # The thread goes by arrival: each reply's number, given when it was
+    # stored (under the topic's lock, with its time), whatever a later change
+    # to the time says.
+    last = make_post(topic=topic)
+    Post.objects.filter(pk=last.pk).update(created=first.created - timedelta(hours=1))
 
     response = client.get(f"/t/{topic.slug}/")
 
-    assert shown_post_ids(response) == [earliest.pk, first.pk, reply.pk]
+    assert shown_post_ids(response) == [first.pk, reply.pk, last.pk]
+    assert [first.number, reply.number, last.number] == [1, 2, 3]
     first_html, reply_html = post_block(response, first), post_block(response, reply)
     assert '<strong class="author">ada</strong>' in first_html
     assert f'<a class="permalink" href="/p/{first.pk}/"' in first_html

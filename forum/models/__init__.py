@@ -38,9 +38,10 @@ from .posts import (
     PostRevision,
     PostStance,
     PostStatus,
+    ReplyPiece,
 )
 from .profiles import INTERESTS_MAX_LENGTH, DisclosureDefaults
-from .tallies import StanceTally
+from .tallies import ReplyTally, StanceTally, tallied_count
 from .topics import Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
@@ -70,6 +71,8 @@ __all__ = [
     "PostStance",
     "PostStatus",
     "RateCount",
+    "ReplyTally",
+    "ReplyPiece",
     "ProposalStatus",
     "Report",
     "ReportQuerySet",
@@ -86,4 +89,5 @@ __all__ = [
     "TopicQuerySet",
     "Written",
     "not_blank",
+    "tallied_count",
 ]

@@ -104,16 +104,10 @@ class PostQuerySet(models.QuerySet):
         return self.with_party_flag().filter(~undeclared, has_party=False)
 
     def newest_first(self):
-        return self.order_by("-created", "-id")
+        return self.order_by("-number")
 
     def in_thread_order(self):
-        return self.order_by("created", "id")
-
-    def before(self, post: "Post"):
-        """Posts ahead of `post` in thread order: its index, for its permalink's page."""
-        return self.filter(
-            Q(created__lt=post.created) | Q(created=post.created, id__lt=post.id)
-        )
+        return self.order_by("number")
 
     def in_order_of(self, ids) -> list["Post"]:
         """These posts in the order of `ids`, found by primary key alone.
@@ -161,6 +155,11 @@ class Post(Disclosure):
         help_text="When the author confirmed the disclosure is complete and accurate.",
     )
     created = models.DateTimeField(default=timezone.now)
+    # The reply's place in its thread, from 1, given under the topic's lock:
+    # posts are never deleted, so page N of a thread is a range of numbers,
+    # found through an index at any depth where an OFFSET walks every reply
+    # before it.
+    number = models.PositiveIntegerField(editable=False)
     edited = models.DateTimeField(null=True, blank=True)
     # The article paragraph a reply quotes and answers (Topic.passages' number).
     passage = models.PositiveSmallIntegerField(
@@ -219,17 +218,18 @@ class Post(Disclosure):
     class Meta(Disclosure.Meta):
         ordering = ["created", "id"]
         indexes = [
+            # Filtered views page through published replies in thread order.
             models.Index(
-                fields=["topic", "status", "created", "id"], name="forum_post_thread"
-            ),
-            # Staff read threads with hidden replies too: no status in the way.
-            models.Index(
-                fields=["topic", "created", "id"], name="forum_post_thread_all"
+                fields=["topic", "status", "number"], name="forum_post_thread"
             ),
             models.Index(fields=["topic", "authorship"], name="forum_post_authorship"),
         ]
         constraints = [
             *Disclosure.Meta.constraints,
+            # Also the index the whole thread's pages are found by.
+            models.UniqueConstraint(
+                fields=["topic", "number"], name="forum_post_one_per_number"
+            ),
             models.CheckConstraint(
                 condition=Q(not_blank("body"))
                 & Q(LessThanOrEqual(Length("body"), BODY_MAX_LENGTH)),
@@ -412,3 +412,23 @@ class PostRevision(DisclosureFields):
             else:
                 notes.append(f"dropped its stance on “{claim}” (was: {old})")
         return notes
+
+
+class ReplyPiece(models.Model):
+    """A reply as every non-staff reader sees it on a thread page, stored.
+
+    Stored rather than cached so that a page no cache has seen (any depth, any
+    filter, a fresh worker) joins twenty of these instead of rendering twenty
+    replies. `version` digests all the piece shows (forum.pieces); one that
+    no longer matches is rendered again when next read.
+    """
+
+    post = models.OneToOneField(
+        Post, on_delete=models.CASCADE, primary_key=True, related_name="piece"
+    )
+    version = models.CharField(max_length=64)
+    html = models.TextField()
+    record = models.JSONField(null=True)  # the reply's JSON-LD; None when hidden
+
+    def __str__(self):
+        return f"piece of #{self.post_id}"

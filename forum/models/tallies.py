@@ -1,20 +1,33 @@
-"""The stance map's counts, stored: one row per position, side and segment."""
+"""Counts stored so that no page counts replies: the stance map's and the filters'."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Sum
 
-from .disclosure import Ties, Written
-from .topics import Polarity, Position, Topic
+from .disclosure import Authorship, Ties
+from .topics import Polarity, Position, Stance, Topic
 
 
-class StanceTally(models.Model):
-    """Published replies taking one side of a position, in one authorship class
-    and one interest class.
+class Tally(models.Model):
+    """How many published replies share one authorship and one interest class."""
+
+    authorship = models.CharField(max_length=16, choices=Authorship.choices)
+    ties = models.CharField(max_length=16, choices=Ties.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class StanceTally(Tally):
+    """Published replies taking one side of a position, with one authorship and
+    one interest class.
 
     Kept by forum.services.tallies in every writing transaction that moves a
     reply between segments, so no page counts replies; `manage.py tallies
-    --check` recounts them to prove it. The topic is stored beside the position
-    so a page of topics reads its tallies in one query.
+    --check` recounts them to prove it. Stored by authorship rather than its
+    class (`Written`) so that every reader filter's count is a sum of rows. The
+    topic is stored beside the position so a page of topics reads its tallies
+    in one query.
     """
 
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
@@ -22,19 +35,16 @@ class StanceTally(models.Model):
         Position, on_delete=models.CASCADE, related_name="tallies"
     )
     polarity = models.CharField(max_length=8, choices=Polarity.choices)
-    written = models.CharField(max_length=16, choices=Written.choices)
-    ties = models.CharField(max_length=16, choices=Ties.choices)
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["position", "polarity", "written", "ties"],
+                fields=["position", "polarity", "authorship", "ties"],
                 name="forum_tally_one_per_segment",
             ),
             models.CheckConstraint(
                 condition=Q(polarity__in=Polarity.values)
-                & Q(written__in=Written.values)
+                & Q(authorship__in=Authorship.values)
                 & Q(ties__in=Ties.values),
                 name="forum_tally_segment_valid",
             ),
@@ -42,4 +52,51 @@ class StanceTally(models.Model):
         indexes = [models.Index(fields=["topic"], name="forum_tally_topic")]
 
     def __str__(self):
-        return f"{self.position_id} {self.polarity} {self.written} {self.ties}: {self.count}"
+        return (
+            f"{self.position_id} {self.polarity} {self.authorship} {self.ties}: "
+            f"{self.count}"
+        )
+
+
+class ReplyTally(Tally):
+    """Published replies in a topic with one authorship and one interest class,
+    whatever their stances: the count of a filtered view with no stance."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "authorship", "ties"],
+                name="forum_reply_tally_one_per_segment",
+            ),
+            models.CheckConstraint(
+                condition=Q(authorship__in=Authorship.values) & Q(ties__in=Ties.values),
+                name="forum_reply_tally_segment_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.topic_id} {self.authorship} {self.ties}: {self.count}"
+
+
+def tallied_count(
+    topic: Topic,
+    *,
+    stance: Stance | None = None,
+    authorships: list[str] | None = None,
+    ties: str | None = None,
+) -> int:
+    """Published replies of `topic` in a reader filter's segments, from the
+    stored rows: one small query, whatever the thread's size."""
+    if stance is not None:
+        rows = StanceTally.objects.filter(
+            position_id=stance.position_id, polarity=stance.polarity
+        )
+    else:
+        rows = ReplyTally.objects.filter(topic=topic)
+    if authorships is not None:
+        rows = rows.filter(authorship__in=authorships)
+    if ties:
+        rows = rows.filter(ties=ties)
+    return rows.aggregate(n=Sum("count"))["n"] or 0

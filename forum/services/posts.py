@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from taggit.models import Tag
 
@@ -76,6 +76,8 @@ def post_create(
         admit()
     post = Post(topic=topic, author=author, parent=parent, passage=passage)
     post.body, post.attested_at, post.created = body, now, now
+    # Next in the thread: the topic's lock keeps two writers from one number.
+    post.number = (topic.posts.aggregate(last=Max("number"))["last"] or 0) + 1
     disclosure.apply_to(post)
     # The validators above just ran, and the database checks the same named
     # constraints on insert: re-running them as queries here would only hold

@@ -3,8 +3,9 @@
 A write that can move replies between segments of the stance map (posting,
 editing, hiding, restoring) takes a `Snapshot` of those replies before and
 after, and `tallies_apply` adds the difference to the stored rows: the topics'
-`reply_count` and `hidden_count`, and a `StanceTally` per position, side,
-authorship class and interest class. The cost is that of the replies written,
+`reply_count` and `hidden_count`, a `StanceTally` per position, side,
+authorship and interest class, and a `ReplyTally` per topic, authorship and
+interest class (whatever the stances: the filters without one). The cost is that of the replies written,
 never of the thread. `tallies_recount` counts everything again, for
 `manage.py tallies` and for proving the differences right in tests.
 
@@ -24,12 +25,14 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from ..models import Post, PostStatus, StanceTally, Ties, Topic, Written
+from ..models import Post, PostStatus, ReplyTally, StanceTally, Ties, Topic
 
 logger = logging.getLogger(__name__)
 
-# (topic id, position id, polarity, written, ties): one segment of a stance map.
+# (topic id, position id, polarity, authorship, ties): one segment of a stance
+# map; position 0 and polarity "" for a topic's replies whatever their stance.
 Segment = tuple[int, int, str, str, str]
+ANY_STANCE = (0, "")
 
 
 @dataclass
@@ -69,36 +72,29 @@ class Snapshot:
             position,
             side,
         ) in rows:
+            ties = Ties.of(paid=paid, conflict=conflict, has_party=party)
+            published = status == PostStatus.PUBLISHED
             if pk not in seen:
                 seen.add(pk)
                 snapshot.statuses[topic, status] += 1
-            if position is not None and status == PostStatus.PUBLISHED:
-                segment = (
-                    topic,
-                    position,
-                    side,
-                    Written.of(authorship),
-                    Ties.of(paid=paid, conflict=conflict, has_party=party),
-                )
-                snapshot.segments[segment] += 1
+                if published:
+                    snapshot.segments[topic, *ANY_STANCE, authorship, ties] += 1
+            if position is not None and published:
+                snapshot.segments[topic, position, side, authorship, ties] += 1
         return snapshot
 
     @classmethod
     def of_new(cls, post: Post, stances, *, has_party: bool) -> "Snapshot":
         """A reply just created, from what its writer holds: no query."""
-        written = Written.of(post.authorship)
         ties = Ties.of(paid=post.paid, conflict=post.conflict, has_party=has_party)
         snapshot = cls()
         snapshot.statuses[post.topic_id, post.status] += 1
-        for stance in stances:
-            segment = (
-                post.topic_id,
-                stance.position_id,
-                stance.polarity,
-                written,
-                ties,
-            )
-            snapshot.segments[segment] += 1
+        if post.status == PostStatus.PUBLISHED:
+            topic, authorship = post.topic_id, post.authorship
+            snapshot.segments[topic, *ANY_STANCE, authorship, ties] += 1
+            for stance in stances:
+                segment = (topic, stance.position_id, stance.polarity, authorship, ties)
+                snapshot.segments[segment] += 1
         return snapshot
 
     @property
@@ -139,27 +135,44 @@ def _add(changes: list[tuple[Segment, int]]) -> None:
     than is there means the tallies drifted: a count never goes below zero,
     a missing row is logged, and `manage.py tallies --check` finds either.
     """
-    quote = connection.ops.quote_name
-    table, count = quote(StanceTally._meta.db_table), quote("count")
-    columns = ", ".join(
-        map(quote, ("topic_id", "position_id", "polarity", "written", "ties", "count"))
-    )
-    upsert = (
-        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (position_id, polarity, written, ties) "
-        f"DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
-    )
     for segment, n in changes:
+        topic, position, polarity, authorship, ties = segment
+        if (position, polarity) == ANY_STANCE:
+            model, conflict = ReplyTally, ("topic_id", "authorship", "ties")
+            row = {"topic_id": topic, "authorship": authorship, "ties": ties}
+        else:
+            model = StanceTally
+            conflict = ("position_id", "polarity", "authorship", "ties")
+            row = {
+                "topic_id": topic,
+                "position_id": position,
+                "polarity": polarity,
+                "authorship": authorship,
+                "ties": ties,
+            }
         if n > 0:
-            with connection.cursor() as cursor:
-                cursor.execute(upsert, [*segment, n])
+            _upsert(model, conflict, row, n)
             continue
-        _, position, polarity, written, ties = segment
-        taken = StanceTally.objects.filter(
-            position_id=position, polarity=polarity, written=written, ties=ties
-        ).update(count=Greatest(F("count") + n, 0))
+        key = {name: row[name] for name in conflict}
+        taken = model.objects.filter(**key).update(count=Greatest(F("count") + n, 0))
         if not taken:
             logger.warning("Tally drift: no row to take %d from for %r", -n, segment)
+
+
+def _upsert(model, conflict: tuple[str, ...], row: dict, n: int) -> None:
+    """Add `n` to a tally row, creating it: one statement, safe against a
+    concurrent writer creating the same row."""
+    quote = connection.ops.quote_name
+    table, count = quote(model._meta.db_table), quote("count")
+    columns = [*row, "count"]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(map(quote, conflict))}) "
+        f"DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*row.values(), n])
 
 
 @contextmanager
@@ -200,7 +213,7 @@ def tallies_recount(*, topic_ids: Iterable[int] | None = None, fix: bool) -> lis
         if stored.statuses[topic, status] != counted.statuses[topic, status]
     ]
     drift += [
-        f"topic {segment[0]}: position {segment[1]} {' '.join(segment[2:])} "
+        f"topic {segment[0]}: {_described(segment)} "
         f"stored {stored.segments[segment]}, counted {counted.segments[segment]}"
         for segment in sorted(stored.segments.keys() | counted.segments.keys())
         if stored.segments[segment] != counted.segments[segment]
@@ -210,6 +223,13 @@ def tallies_recount(*, topic_ids: Iterable[int] | None = None, fix: bool) -> lis
     return drift
 
 
+def _described(segment: Segment) -> str:
+    _, position, polarity, authorship, ties = segment
+    if (position, polarity) == ANY_STANCE:
+        return f"all replies {authorship} {ties}"
+    return f"position {position} {polarity} {authorship} {ties}"
+
+
 def _stored(topic_ids: list[int]) -> Snapshot:
     snapshot = Snapshot()
     for pk, replies, hidden in Topic.objects.filter(pk__in=topic_ids).values_list(
@@ -217,13 +237,14 @@ def _stored(topic_ids: list[int]) -> Snapshot:
     ):
         snapshot.statuses[pk, PostStatus.PUBLISHED] = replies
         snapshot.statuses[pk, PostStatus.HIDDEN] = hidden
-    for tally in StanceTally.objects.filter(topic_id__in=topic_ids, count__gt=0):
-        segment = (
-            tally.topic_id,
-            tally.position_id,
-            tally.polarity,
-            tally.written,
-            tally.ties,
-        )
-        snapshot.segments[segment] = tally.count
+    stance_rows = StanceTally.objects.filter(
+        topic_id__in=topic_ids, count__gt=0
+    ).values_list("topic_id", "position_id", "polarity", "authorship", "ties", "count")
+    for *segment, count in stance_rows:
+        snapshot.segments[tuple(segment)] = count
+    reply_rows = ReplyTally.objects.filter(
+        topic_id__in=topic_ids, count__gt=0
+    ).values_list("topic_id", "authorship", "ties", "count")
+    for topic, authorship, ties, count in reply_rows:
+        snapshot.segments[topic, *ANY_STANCE, authorship, ties] = count
     return snapshot

@@ -23,27 +23,21 @@ A thread page is put together like this, from the URL to the bytes
 """
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.db.models import prefetch_related_objects
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import get_template, render_to_string
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from .. import history, records, services, stancemap
-from ..caching import (
-    cache_get_many,
-    cache_set_many,
-    cacheable,
-    cached_for_anonymous,
-    canonical_path,
-    digest,
-    fragment,
-)
+from .. import records, services, stancemap
+from ..caching import cacheable, cached_for_anonymous, canonical_path, fragment
 from ..forms import PostForm, ThreadFilterForm
-from ..models import DisclosureDefaults, Post, Topic
+from ..models import DisclosureDefaults, Post, Topic, tallied_count
+from ..pieces import reply_pieces
 from .base import paginate, per_page
 
 THREAD_PARAMS = frozenset({"page", "stance", "authorship", "written", "ties", "order"})
@@ -80,8 +74,7 @@ def thread_stamp(slug: str) -> tuple[str, datetime] | None:
 @require_safe
 @cached_for_anonymous(thread_stamp, params=THREAD_PARAMS)
 def topic_detail(request, slug):
-    topic = get_object_or_404(Topic, slug=slug)
-    version = topic_version(topic.pk, topic.updated)
+    topic, version = thread_topic(slug)
     body, status = fragment(
         ("thread", version, canonical_path(request), request.user.is_staff),
         lambda: thread_body(request, topic),
@@ -104,92 +97,62 @@ def topic_detail(request, slug):
     return render(request, "forum/topic_detail.html", context, status=status)
 
 
+def thread_topic(slug: str) -> tuple[Topic, str]:
+    """The topic with its positions and parties, and its version.
+
+    Kept in the cache per version: every page and filter of a thread, and
+    every worker's next page after a reply, then reads one small row instead
+    of the topic and its three lists.
+    """
+    found = Topic.objects.stamp(slug)
+    if found is None:
+        raise Http404("No such topic.")
+    version = topic_version(*found)
+
+    def load() -> Topic:
+        topic = get_object_or_404(Topic, pk=found[0])
+        prefetch_related_objects([topic], *Topic.thread_prefetch())
+        return topic
+
+    return fragment(("topic", version), load), version
+
+
 def thread_body(request, topic: Topic) -> tuple[str, int]:
     """The article, positions and a page of replies: the same for every non-staff reader."""
-    prefetch_related_objects([topic], *Topic.thread_prefetch())
     filters = ThreadFilterForm(request.GET, topic=topic)
-    # Unfiltered, a thread keeps hidden replies in place as tombstones, so the
-    # conversation reads on; a filter picks among what the reader may read.
-    posts = topic.posts.in_thread_order()
-    if filters.is_newest_first():
-        posts = posts.newest_first()
+    newest = filters.is_newest_first()
     filtering = filters.is_filtering()
-    if filtering:
-        posts = filters.filter(posts.visible_to(request.user))
-    # Page by ids first: a deep page's OFFSET then walks the index alone, and
-    # only the twenty rows shown are joined and prefetched.
-    page = paginate(
-        posts.values_list("pk", flat=True),
-        request.GET.get("page"),
-        count=None if filtering else topic.reply_count + topic.hidden_count,
-    )
-    posts = topic.posts.select_related("author").in_order_of(page.object_list)
-    pieces = reply_pieces(topic, posts, staff=request.user.is_staff)
+    # Unfiltered, a thread keeps hidden replies in place as tombstones, so the
+    # conversation reads on, and a page is a range of reply numbers. A filter
+    # picks among what the reader may read; its count is a sum of stored
+    # tallies, and its page is found by ids first, so the OFFSET walks an
+    # index alone.
+    if not filtering:
+        replies, count = ThreadNumbers(topic, newest=newest), None
+    else:
+        posts = topic.posts.newest_first() if newest else topic.posts.in_thread_order()
+        replies = filters.filter(posts.visible_to(request.user))
+        replies = replies.values_list("pk", flat=True)
+        # Staff filter hidden replies too, which no tally holds: they count.
+        if not request.user.is_staff:
+            count = tallied_count(topic, **filters.segments())
+        else:
+            count = None
+    page = paginate(replies, request.GET.get("page"), count=count)
+    pieces = reply_pieces(topic, list(page.object_list), staff=request.user.is_staff)
+    full = page.number == 1 and not filtering
     context = {
         "topic": topic,
         "page": page,
         "pieces": [html for html, _ in pieces],
         "filters": filters,
-        "positions": positions_section(topic),
+        "full": full,
+        "positions": positions_section(topic) if full else "",
         "jsonld": records.thread_jsonld(topic, [c for _, c in pieces if c]),
         "locked_notice": services.TOPIC_LOCKED,
     }
     html = render_to_string("forum/_thread_body.html", context, request=request)
     return html, 200 if filters.is_valid() else 400
-
-
-def reply_pieces(
-    topic: Topic, posts: list[Post], *, staff: bool
-) -> list[tuple[str, dict | None]]:
-    """Each reply's HTML and JSON-LD record, made once per version of the reply.
-
-    A reply's version is everything its piece shows: its own row (an edit, a
-    review, hiding, restoring all change it), its author's name, the topic's
-    parts (stance names, party names, the article's passages, the lock), and
-    whether the reader is staff. Pieces found in the cache cost no query; only
-    the missing ones are prefetched (stances, tags, parties, stance trail) and
-    rendered, so a page of known replies at any depth or filter is joined from
-    twenty ready pieces.
-    """
-    parts = topic_parts(topic)
-    keys = {post.pk: f"reply:{reply_version(post, parts, staff)}" for post in posts}
-    found = cache_get_many("pieces", list(keys.values()))
-    missing = [post for post in posts if keys[post.pk] not in found]
-    if missing:
-        prefetch_related_objects(missing, "stances", "tags", "conflict_parties")
-        history.attach_trails(missing)
-        template = get_template("forum/_post.html")
-        made = {
-            keys[post.pk]: (
-                template.render({"post": post, "topic": topic, "user": Reader(staff)}),
-                records.comment_record(post),
-            )
-            for post in missing
-        }
-        # A version never changes, so a piece may stay as long as there is room.
-        cache_set_many("pieces", made, timeout=24 * 3600)
-        found.update(made)
-    return [found[keys[post.pk]] for post in posts]
-
-
-@dataclass(frozen=True)
-class Reader:
-    """What a shared reply piece may know of its reader: staff or not."""
-
-    is_staff: bool
-    pk = None
-
-
-def reply_version(post: Post, parts: str, staff: bool) -> str:
-    row = [getattr(post, field.attname) for field in Post._meta.concrete_fields]
-    return digest(*row, post.author.get_username(), parts, staff)
-
-
-def topic_parts(topic: Topic) -> str:
-    """What a reply's piece shows of its topic; changes with a moderator's edit."""
-    positions = [(p.pk, p.slug, p.claim) for p in topic.positions.all()]
-    parties = [(p.pk, p.name, p.aliases) for p in topic.parties.all()]
-    return digest(topic.slug, topic.is_locked, topic.body, positions, parties)
 
 
 def positions_section(topic: Topic) -> str:
@@ -202,6 +165,31 @@ def positions_section(topic: Topic) -> str:
             {"topic": topic, "map": stancemap.for_topic(topic)},
         ),
     )
+
+
+class ThreadNumbers(Sequence):
+    """A whole thread's reply ids in order, as Paginator reads them: a page is
+    a range of reply numbers, found through the (topic, number) index at any
+    depth, and the count is the topic's stored one."""
+
+    def __init__(self, topic: Topic, *, newest: bool):
+        self.topic, self.newest = topic, newest
+        self.last = topic.reply_count + topic.hidden_count
+
+    def __len__(self) -> int:
+        return self.last
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop, _ = index.indices(self.last)
+        if self.newest:
+            low, high = self.last - stop + 1, self.last - start
+        else:
+            low, high = start + 1, stop
+        shown = self.topic.posts.filter(number__range=(low, high))
+        order = "-number" if self.newest else "number"
+        return list(shown.order_by(order).values_list("pk", flat=True))
 
 
 def reply_fields(topic: Topic, defaults: DisclosureDefaults | None) -> str:
@@ -239,7 +227,6 @@ def edit_links(body: str, user, topic: Topic) -> str:
 def post_detail(request, pk):
     """A post's permanent address: the thread page that holds it (or its tombstone)."""
     post = get_object_or_404(Post.objects.select_related("topic"), pk=pk)
-    ahead = Post.objects.for_topic(post.topic).before(post).count()
-    page = ahead // per_page() + 1
+    page = (post.number - 1) // per_page() + 1
     query = f"?page={page}" if page > 1 else ""
     return redirect(f"{post.topic.get_absolute_url()}{query}#p{post.pk}")

@@ -226,13 +226,25 @@
     return copy.textContent;
   }
 
+  // A passage's link names its source; a reply's is read from the reply itself,
+  // which keeps twenty replies' worth of attributes off every page.
+  function quoteSource(link) {
+    if (link.hasAttribute("data-quote-source")) {
+      return { name: link.getAttribute("data-quote-source"), url: link.getAttribute("data-quote-url") };
+    }
+    var post = link.closest("article");
+    return {
+      name: post.querySelector(".post-id").textContent + " by " + post.querySelector(".author").textContent,
+      url: post.querySelector(".permalink").getAttribute("href"),
+    };
+  }
+
   function quote(form, link, event) {
     event.preventDefault();
     var words = quoteText(link).split(/\s+/).filter(Boolean);
     var excerpt = words.slice(0, 80).join(" ") + (words.length > 80 ? " …" : "");
-    var text =
-      "> " + excerpt + "\n>\n> — [" + link.getAttribute("data-quote-source") + "](" +
-      link.getAttribute("data-quote-url") + ")\n\n";
+    var source = quoteSource(link);
+    var text = "> " + excerpt + "\n>\n> — [" + source.name + "](" + source.url + ")\n\n";
     var body = form.elements.body;
     if (local) local.removeItem(draftKey(form)); // saved again below, under its new answer
     body.value = body.value.trim() ? body.value.replace(/\s*$/, "\n\n") + text : text;
