@@ -196,10 +196,7 @@ def cached_for_anonymous(stamp: Stamp, *, params: frozenset[str] = frozenset()):
     """Serve a GET view's 200 pages to anonymous readers from the cache, with 304s.
 
     `stamp(**view_kwargs)` gives (version, last_modified), or None for a 404;
-    `params` are the query parameters the page understands. The gzip copy is made
-    once, when the page is stored; compressing is safe here (no BREACH) because
-    a stored page holds no secret: pages that set a cookie, use a CSRF token or
-    show a message are never stored.
+    `params` are the query parameters the page understands.
     """
 
     def decorator(view):
@@ -210,31 +207,52 @@ def cached_for_anonymous(stamp: Stamp, *, params: frozenset[str] = frozenset()):
             found = stamp(**kwargs)
             if found is None:
                 raise Http404("Not found.")
-            version, last_modified = found
-            key = digest(version, canonical_path(request))
-            gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-            etag = f'"{key[:32]}{"-gz" if gzipped else ""}"'
-            modified = int(last_modified.timestamp())
-            not_modified = get_conditional_response(
-                request, etag=etag, last_modified=modified
+            return serve_cached(
+                request, *found, lambda: view(request, **kwargs), params=params
             )
-            if not_modified is not None:
-                return _mark(not_modified, etag, modified)
-            stored = cache_get(f"page:{key}")
-            if stored is None:
-                response = view(request, **kwargs)
-                if not (cacheable(request, params) and is_shareable(request, response)):
-                    return response
-                stored = (response.content, gzip.compress(response.content, 6, mtime=0))
-                cache_set(f"page:{key}", stored)
-            response = HttpResponse(stored[1] if gzipped else stored[0])
-            if gzipped:
-                response.headers["Content-Encoding"] = "gzip"
-            return _mark(response, etag, modified)
 
         return wrapper
 
     return decorator
+
+
+def serve_cached(
+    request,
+    version: str,
+    last_modified: datetime,
+    render: Callable[[], HttpResponse],
+    *,
+    params: frozenset[str],
+) -> HttpResponse:
+    """The response `render()` gives for this URL at this `version`: a 304 when
+    the client holds it, else the stored bytes, else rendered and stored.
+
+    The gzip copy is made once, when the response is stored; compressing is
+    safe here (no BREACH) because a stored response holds no secret: responses
+    that set a cookie, use a CSRF token or show a message are never stored.
+    """
+    key = digest(version, canonical_path(request))
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    etag = f'"{key[:32]}{"-gz" if gzipped else ""}"'
+    modified = int(last_modified.timestamp())
+    not_modified = get_conditional_response(request, etag=etag, last_modified=modified)
+    if not_modified is not None:
+        return _mark(not_modified, etag, modified)
+    stored = cache_get(f"response:{key}")
+    if stored is None:
+        response = render()
+        if not (cacheable(request, params) and is_shareable(request, response)):
+            return response
+        content = response.content
+        stored = (content, gzip.compress(content, 6, mtime=0), response["Content-Type"])
+        cache_set(f"response:{key}", stored)
+    content, compressed, content_type = stored
+    response = HttpResponse(
+        compressed if gzipped else content, content_type=content_type
+    )
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    return _mark(response, etag, modified)
 
 
 def is_shareable(request, response: HttpResponse) -> bool:

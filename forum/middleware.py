@@ -13,7 +13,7 @@ import sqlite3
 from urllib.parse import parse_qsl
 
 from django.db import DatabaseError, OperationalError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils.datastructures import MultiValueDict
 
 from .http import STORAGE_RETRY_AFTER, bad_request, service_unavailable
@@ -146,3 +146,45 @@ class RequestCharsetMiddleware:
                 "it declares. Send it again from the page."
             )
         return None
+
+
+JSON_PREFIXES = ("/api/", "/data/")
+
+
+class JsonErrorsMiddleware:
+    """Under /api/ and /data/, an error from anywhere (an unknown path, a CSRF
+    refusal, a busy database, a bug) answers JSON with its status, never an
+    HTML page: the programs that call there read JSON."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith(JSON_PREFIXES)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return self.as_json(response)
+        return response
+
+    @staticmethod
+    def as_json(response: HttpResponse) -> HttpResponse:
+        status = response.status_code
+        detail = JSON_MESSAGES.get(status, response.reason_phrase)
+        answer = JsonResponse({"detail": detail}, status=status)
+        for header in ("Retry-After", "Allow"):
+            if header in response:
+                answer[header] = response[header]
+        return answer
+
+
+JSON_MESSAGES = {
+    400: "Bad request.",
+    403: "Forbidden: the API is read-only and takes no forms.",
+    404: "Nothing here: the API's endpoints are listed at /api/v1/docs.",
+    405: "Method not allowed: the API and the data downloads are read-only.",
+    500: "The server failed to answer; the failure was logged.",
+    503: "The database is busy or cannot serve now; try again after Retry-After.",
+}

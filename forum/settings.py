@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "taggit",
     "csp",
+    # Its docs page's scripts and styles, served from here (the CSP allows no CDN).
+    "ninja",
     "forum",
 ]
 
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every answer under /api/ and /data/ is JSON, errors from anywhere included.
+    "forum.middleware.JsonErrorsMiddleware",
     # Before anything reads a form: a body its charset cannot read is a 400.
     "forum.middleware.RequestCharsetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -80,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "forum.context.site",
             ],
         },
     },
@@ -240,8 +245,26 @@ STANDPOINT_RATE_LIMITS = {
     "login": os.environ.get("RATE_LIMIT_LOGIN", "5/15m"),
     # Failed sign-ins per client address, whatever the usernames tried.
     "login_address": os.environ.get("RATE_LIMIT_LOGIN_ADDRESS", "20/15m"),
+    # Requests to the read API and the data downloads, per client address.
+    "api": os.environ.get("RATE_LIMIT_API", "600/m"),
 }
 # The same text from the same author within this many seconds is a duplicate.
+# Open data (forum/api.py, forum/exports.py). The licence replies are published
+# under: the sign-up page, the footer and every datapackage.json state it.
+STANDPOINT_DATA_LICENSE = {
+    "name": os.environ.get("DATA_LICENSE", "CC-BY-4.0"),
+    "title": os.environ.get(
+        "DATA_LICENSE_TITLE", "Creative Commons Attribution 4.0 International"
+    ),
+    "path": os.environ.get(
+        "DATA_LICENSE_URL", "https://creativecommons.org/licenses/by/4.0/"
+    ),
+}
+STANDPOINT_EXPORT_ROOT = Path(
+    os.environ.get("EXPORT_ROOT", BASE_DIR / "var" / "exports")
+)
+# How long an API cursor stays good (it is signed, so it cannot be forged).
+STANDPOINT_API_CURSOR_SECONDS = int(os.environ.get("API_CURSOR_SECONDS", "86400"))
 STANDPOINT_DUPLICATE_SECONDS = int(os.environ.get("DUPLICATE_SECONDS", "1800"))
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-
 # separated); by default none: a client can send any X-Forwarded-For it likes.

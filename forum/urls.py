@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .api import api
 from .forms import AdminSignInForm
 
 urlpatterns = [
@@ -29,6 +30,9 @@ urlpatterns = [
         name="profile-defaults-history",
     ),
     path("moderation/", views.moderation_log, name="moderation-log"),
+    path("api/v1/", api.urls),
+    path("data/<slug:slug>/datapackage.json", views.data_package, name="data-package"),
+    path("data/<slug:slug>/<str:name>", views.data_file, name="data-file"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

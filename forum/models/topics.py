@@ -30,6 +30,15 @@ class TopicQuerySet(models.QuerySet):
         row = self._fetch_one("SELECT id, updated FROM {table} WHERE slug = %s", slug)
         return None if row is None else (row[0], _as_datetime(row[1]))
 
+    def post_stamp(self, post_id: int) -> tuple[int, datetime] | None:
+        """The (id, updated) of the topic that holds reply `post_id`."""
+        row = self._fetch_one(
+            "SELECT t.id, t.updated FROM {table} t JOIN forum_post p "
+            "ON p.topic_id = t.id WHERE p.id = %s",
+            post_id,
+        )
+        return None if row is None else (row[0], _as_datetime(row[1]))
+
     def list_stamp(self) -> tuple[int, datetime | None]:
         """How many topics there are and when the latest changed."""
         count, latest = self._fetch_one("SELECT COUNT(*), MAX(updated) FROM {table}")

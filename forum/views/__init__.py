@@ -2,11 +2,12 @@
 
 One module per area: threads (the list, the thread page and how it is
 assembled), posting (every page that writes), records (histories, profiles,
-the moderation log), accounts, and site (health, errors). `base` holds what
+the moderation log), data (open-data downloads), accounts, and site (health, errors). `base` holds what
 they share, above all `submit`, the one way a posted form is answered.
 """
 
 from .accounts import admin_login, login_view, profile_defaults, signup
+from .data import data_file, data_package
 from .posting import (
     position_propose,
     post_create,
@@ -26,6 +27,8 @@ from .threads import post_detail, topic_detail, topic_list
 
 __all__ = [
     "admin_login",
+    "data_file",
+    "data_package",
     "healthz",
     "login_view",
     "moderation_log",
