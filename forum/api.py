@@ -335,7 +335,9 @@ ERRORS = {400: ErrorOut, 404: ErrorOut, 429: ErrorOut}
 @decorate_view(served(_list_stamp))
 def topics(request):
     """Every topic with its article's disclosure, parties, positions and counts."""
-    found = list(Topic.objects.prefetch_related("positions", "parties"))
+    found = list(
+        Topic.objects.prefetch_related("positions", "parties", "conflict_parties")
+    )
     return {"results": opendata.topic_records(found)}
 
 
