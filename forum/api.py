@@ -138,13 +138,8 @@ def _topic_stamp(request, slug: str):
 
 def _with_parties(topic: Topic) -> Topic:
     """The topic answering `parties.all()` from what was loaded, with no query."""
-    topic._prefetched_objects_cache = {"parties": _Loaded(topic.parties_loaded)}
+    topic._prefetched_objects_cache = {"parties": opendata.Loaded(topic.parties_loaded)}
     return topic
-
-
-class _Loaded(list):
-    def all(self):
-        return self
 
 
 def _post_stamp(request, post_id: int):
@@ -328,6 +323,13 @@ class ModerationPage(Schema):
 ERRORS = {400: ErrorOut, 404: ErrorOut, 429: ErrorOut}
 
 
+def answer(data: dict) -> JsonResponse:
+    """`data` as it stands. The schemas above document it in the OpenAPI
+    document, and the tests check answers against them; validating every
+    answer again here would cost a third of a page of fifty replies."""
+    return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+
+
 # --- Endpoints ---------------------------------------------------------------
 
 
@@ -338,7 +340,7 @@ def topics(request):
     found = list(
         Topic.objects.prefetch_related("positions", "parties", "conflict_parties")
     )
-    return {"results": opendata.topic_records(found)}
+    return answer({"results": opendata.topic_records(found)})
 
 
 POST_FILTERS = ("stance", "written", "ties", "authorship", "order")
@@ -382,16 +384,18 @@ def topic_posts(
         posts = posts.filter(**{"number__lt" if newest else "number__gt": after})
     rows = list(opendata.posts_for_records(posts)[: limit + 1])
     more = len(rows) > limit
-    rows = rows[:limit]
+    rows = opendata.attach(rows[:limit], topic)
     following = make_cursor(topic, rows[-1].number, newest) if more else None
-    return {
-        "topic": topic.slug,
-        "count": count,
-        "limit": limit,
-        "next_cursor": following,
-        "next": _next_url(request, following) if following else None,
-        "results": [opendata.post_record(post, topic) for post in rows],
-    }
+    return answer(
+        {
+            "topic": topic.slug,
+            "count": count,
+            "limit": limit,
+            "next_cursor": following,
+            "next": _next_url(request, following) if following else None,
+            "results": [opendata.post_record(post) for post in rows],
+        }
+    )
 
 
 @api.get("/posts/{int:post_id}", response={200: PostDetail, **ERRORS}, url_name="post")
@@ -401,17 +405,19 @@ def post(request, post_id: int):
     found = list(opendata.posts_for_records(Post.objects.filter(pk=post_id)))
     if not found:
         raise ApiError(404, f"There is no reply {post_id}.")
-    reply = found[0]
-    topic = Topic.objects.defer("body", "body_html").get(pk=reply.topic_id)
+    topic = Topic.objects.defer("body", "body_html").get(pk=found[0].topic_id)
     version = topic_version(topic.pk, topic.updated)
     topic.parties_loaded = fragment(
         ("api-parties", version), lambda: list(topic.parties.all())
     )
+    (reply,) = opendata.attach(found, _with_parties(topic))
     actions = ModerationAction.objects.for_log_page().filter(post=reply)
-    return {
-        **opendata.post_record(reply, _with_parties(topic)),
-        "moderation": opendata.moderation_actions(actions),
-    }
+    return answer(
+        {
+            **opendata.post_record(reply),
+            "moderation": opendata.moderation_actions(actions),
+        }
+    )
 
 
 @api.get("/moderation", response={200: ModerationPage, **ERRORS}, url_name="moderation")
@@ -435,16 +441,18 @@ def moderation(request, topic: str = "", page: int = Query(1, ge=1)):
         query = {"topic": topic} if topic else {}
         return f"{reverse('api-1:moderation')}?{urlencode(query | {'page': number})}"
 
-    return {
-        "count": paginator.count,
-        "page": shown.number,
-        "pages": paginator.num_pages,
-        "next": link(shown.next_page_number()) if shown.has_next() else None,
-        "previous": (
-            link(shown.previous_page_number()) if shown.has_previous() else None
-        ),
-        "results": opendata.moderation_actions(shown.object_list),
-    }
+    return answer(
+        {
+            "count": paginator.count,
+            "page": shown.number,
+            "pages": paginator.num_pages,
+            "next": link(shown.next_page_number()) if shown.has_next() else None,
+            "previous": (
+                link(shown.previous_page_number()) if shown.has_previous() else None
+            ),
+            "results": opendata.moderation_actions(shown.object_list),
+        }
+    )
 
 
 # --- Cursors -----------------------------------------------------------------

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 
 from . import opendata
 from .caching import digest
@@ -96,11 +97,14 @@ class Snapshot:
         """Every reply up to `last`, in thread order, a batch of records' worth
         of rows at a time."""
         topic = self.topic
+        # Each reply's maker-is-a-party flag reads the parties: once, here.
+        prefetch_related_objects([topic], "parties")
         after = 0
         while after < self.last:
             upto = min(after + BATCH, self.last)
             batch = topic.posts.filter(number__gt=after, number__lte=upto)
-            yield from opendata.posts_for_records(batch.order_by("number"))
+            rows = list(opendata.posts_for_records(batch.order_by("number")))
+            yield from opendata.attach(rows, topic)
             after = upto
 
     def lines(self, name: str) -> Iterator[bytes]:
@@ -113,13 +117,13 @@ class Snapshot:
 
     def _jsonl(self) -> Iterator[bytes]:
         for post in self.posts():
-            record = opendata.post_record(post, self.topic)
+            record = opendata.post_record(post)
             yield (json.dumps(record, ensure_ascii=False) + "\n").encode()
 
     def _posts_csv(self) -> Iterator[bytes]:
         yield _csv_line([field.name for field in opendata.POST_FIELDS])
         for post in self.posts():
-            yield _csv_line(opendata.post_row(opendata.post_record(post, self.topic)))
+            yield _csv_line(opendata.post_row(opendata.post_record(post)))
 
     def positions(self) -> list:
         return list(self.topic.positions.all())
