@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (  # noqa: E402
     ROOT,
     SLUG,
+    SPREAD_WARMUP_SECONDS,
     free_port,
     prepare,
     run,
@@ -89,7 +90,11 @@ def main() -> None:
         script = spread_script(tmp, paths)
         say(f"Load: API pages spread over {len(paths):,} cursors")
         spread = wrk(
-            "API pages, spread over cursors", f"{site}/", args, script=script, warmup=10
+            "API pages, spread over cursors",
+            f"{site}/",
+            args,
+            script=script,
+            warmup=SPREAD_WARMUP_SECONDS,
         )
         say("Exports over HTTP")
         downloads = {name: download(site, name) for name in EXPORTS}

@@ -16,7 +16,7 @@ from pathlib import Path as FilePath
 from django.conf import settings
 from django.core import signing
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, Max
+from django.db.models import Count, Max, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -124,29 +124,32 @@ def served(stamp, params: frozenset[str] = frozenset()):
 
 
 def _topic_stamp(request, slug: str):
-    """The topic's row (its version) in one query; its parties from the cache."""
-    topic = Topic.objects.defer("body", "body_html").filter(slug=slug).first()
-    if topic is None:
+    found = Topic.objects.stamp(slug)
+    if found is None:
         return error(404, f"There is no topic {slug!r}.")
-    version = topic_version(topic.pk, topic.updated)
-    topic.parties_loaded = fragment(
-        ("api-parties", version), lambda: list(topic.parties.all())
-    )
-    request.api_topic = _with_parties(topic)
-    return f"api:{version}", topic.updated
-
-
-def _with_parties(topic: Topic) -> Topic:
-    """The topic answering `parties.all()` from what was loaded, with no query."""
-    topic._prefetched_objects_cache = {"parties": opendata.Loaded(topic.parties_loaded)}
-    return topic
+    request.topic_stamp = found
+    return f"api:{topic_version(*found)}", found[1]
 
 
 def _post_stamp(request, post_id: int):
     found = Topic.objects.post_stamp(post_id) if post_id <= MAX_ID else None
     if found is None:
         return error(404, f"There is no reply {post_id}.")
+    request.topic_stamp = found
     return f"api:post:{topic_version(*found)}", found[1]
+
+
+def api_topic(pk: int, updated: datetime) -> Topic:
+    """The topic with its parties (the maker-is-a-party flag reads them), kept
+    in the cache per topic version: the pages after a version's first read
+    neither."""
+
+    def load() -> Topic:
+        topic = Topic.objects.defer("body", "body_html").get(pk=pk)
+        prefetch_related_objects([topic], "parties")
+        return topic
+
+    return fragment(("api-topic", topic_version(pk, updated)), load)
 
 
 def _list_stamp(request):
@@ -365,7 +368,7 @@ def topic_posts(
     time, with the thread page's filters; follow `next` for the rest. A hidden
     reply is a tombstone, in place, in the unfiltered thread; filters pick
     among published replies, as on the page."""
-    topic = request.api_topic
+    topic = api_topic(*request.topic_stamp)
     data = {"stance": stance, "written": written, "ties": ties}
     data |= {"authorship": authorship, "order": order}
     filters = ThreadFilterForm(data, topic=topic)
@@ -405,12 +408,8 @@ def post(request, post_id: int):
     found = list(opendata.posts_for_records(Post.objects.filter(pk=post_id)))
     if not found:
         raise ApiError(404, f"There is no reply {post_id}.")
-    topic = Topic.objects.defer("body", "body_html").get(pk=found[0].topic_id)
-    version = topic_version(topic.pk, topic.updated)
-    topic.parties_loaded = fragment(
-        ("api-parties", version), lambda: list(topic.parties.all())
-    )
-    (reply,) = opendata.attach(found, _with_parties(topic))
+    topic = api_topic(*request.topic_stamp)
+    (reply,) = opendata.attach(found, topic)
     actions = ModerationAction.objects.for_log_page().filter(post=reply)
     return answer(
         {

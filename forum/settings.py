@@ -128,7 +128,11 @@ def cache_from_url(url: str) -> dict:
         }
     if scheme == "locmem":
         backend = "django.core.cache.backends.locmem.LocMemCache"
-        return {"BACKEND": backend, "LOCATION": url.split("://", 1)[-1]}
+        return {
+            "BACKEND": backend,
+            "LOCATION": url.split("://", 1)[-1],
+            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "10000"))},
+        }
     if scheme == "dummy":
         return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
     raise ImproperlyConfigured(f"CACHE_URL scheme {scheme!r} is not supported.")
