@@ -8,10 +8,10 @@ readers get pages built fresh around shared fragments of the same stamp.
 """
 
 import gzip
-import zlib
 import hashlib
 import logging
 import threading
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps

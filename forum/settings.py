@@ -131,7 +131,9 @@ def cache_from_url(url: str) -> dict:
         return {
             "BACKEND": backend,
             "LOCATION": url.split("://", 1)[-1],
-            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "10000"))},
+            "OPTIONS": {
+                "MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "10000"))
+            },
         }
     if scheme == "dummy":
         return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}

@@ -31,13 +31,20 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
 from .. import records, services, stancemap
-from ..caching import cacheable, cached_for_anonymous, canonical_path, fragment
+from ..caching import (
+    cacheable,
+    cached_for_anonymous,
+    canonical_path,
+    digest,
+    fragment,
+)
 from ..forms import PostForm, ThreadFilterForm
 from ..models import DisclosureDefaults, Post, Topic, tallied_count
-from ..pieces import reply_pieces
+from ..pieces import reply_pieces, topic_parts
 from .base import paginate, per_page
 
 THREAD_PARAMS = frozenset({"page", "stance", "authorship", "written", "ties", "order"})
@@ -147,12 +154,53 @@ def thread_body(request, topic: Topic) -> tuple[str, int]:
         "pieces": [html for html, _ in pieces],
         "filters": filters,
         "full": full,
+        **thread_parts(request, topic, filters, full=full),
         "positions": positions_section(topic) if full else "",
         "jsonld": records.thread_jsonld(topic, [c for _, c in pieces if c]),
         "locked_notice": services.TOPIC_LOCKED,
     }
     html = render_to_string("forum/_thread_body.html", context, request=request)
     return html, 200 if filters.is_valid() else 400
+
+
+def thread_parts(
+    request, topic: Topic, filters: ThreadFilterForm, *, full: bool
+) -> dict:
+    """The compact header, the filter links and the filters in use.
+
+    They change with the topic's parts (its title, disclosure, positions, the
+    lock) and the query, not with each reply: kept in the cache on those, a
+    page that misses the page cache after a new reply renders none of them.
+    """
+    head = topic_head(topic)
+    parts = {"compact_header": ""}
+    if not full:
+        parts["compact_header"] = fragment(
+            ("compact-header", head),
+            lambda: render_to_string(
+                "forum/_compact_header.html",
+                {"topic": topic, "locked_notice": services.TOPIC_LOCKED},
+            ),
+        )
+    query = urlencode(
+        sorted((k, v) for k, v in request.GET.lists() if k != "page"), doseq=True
+    )
+    context = {"topic": topic, "filters": filters}
+    nav, active = fragment(
+        ("filter-links", head, query),
+        lambda: (
+            render_to_string("forum/_filters.html", context, request=request),
+            render_to_string("forum/_active_filters.html", context, request=request),
+        ),
+        store=filters.is_valid() and cacheable(request, THREAD_PARAMS),
+    )
+    return parts | {"filter_nav": nav, "active_filters": active}
+
+
+def topic_head(topic: Topic) -> str:
+    """What the compact header and the filter links show of a topic."""
+    disclosure = records.disclosure_record(topic)
+    return digest(topic_parts(topic), topic.title, sorted(disclosure.items()))
 
 
 def positions_section(topic: Topic) -> str:
