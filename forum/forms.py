@@ -5,11 +5,12 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.forms.models import construct_instance
 from django.http import QueryDict
 from taggit.utils import edit_string_for_tags, parse_tags
 
-from . import limits
+from . import limits, search
 from .models import (
     DISCLOSURE_FIELDS,
     REASON_MAX_LENGTH,
@@ -26,6 +27,7 @@ from .models import (
     Topic,
     Written,
 )
+from .search import QUERY_MAX_LENGTH
 from .services import (
     EDIT_UNCHANGED,
     DisclosureAnswers,
@@ -410,6 +412,19 @@ class DefaultsForm(InputForm):
         return cleaned
 
 
+def authorships_of(authorship: str, written: str) -> list[str] | None:
+    """The authorship values the `authorship` and `written` filters allow
+    together (None: any), for the thread page, its counts and search alike."""
+    authorships = [authorship] if authorship else None
+    if written == ThreadFilterForm.NOT_AI_GENERATED:
+        excluded = Written.authorships(Written.AI_GENERATED)
+        return [a for a in authorships or Authorship.values if a not in excluded]
+    if written:
+        chosen = Written.authorships(written)
+        return [a for a in authorships or Authorship.values if a in chosen]
+    return authorships
+
+
 class ThreadFilterForm(forms.Form):
     """Reader filters from the query string; unknown values get a 400 with a message.
 
@@ -490,20 +505,9 @@ class ThreadFilterForm(forms.Form):
         """The stored tallies' segments this view picks (models.tallied_count):
         its count without counting replies."""
         data = self.cleaned_data
-        authorships = None
-        if data["authorship"]:
-            authorships = [data["authorship"]]
-        if data["written"] == self.NOT_AI_GENERATED:
-            excluded = Written.authorships(Written.AI_GENERATED)
-            authorships = [
-                a for a in authorships or Authorship.values if a not in excluded
-            ]
-        elif data["written"]:
-            chosen = Written.authorships(data["written"])
-            authorships = [a for a in authorships or Authorship.values if a in chosen]
         return {
             "stance": data["stance"],
-            "authorships": authorships,
+            "authorships": authorships_of(data["authorship"], data["written"]),
             "ties": data["ties"] or None,
         }
 
@@ -751,3 +755,79 @@ class SuspensionForm(forms.ModelForm):
                     # The service names the user; this form asks for a username.
                     self.add_error("username" if name == "user" else name, errors)
         return cleaned
+
+
+class SearchForm(forms.Form):
+    """/search/'s query and the thread's reader filters, across topics or in one.
+
+    A query is only ever words (forum.search): whatever it holds, it is
+    never syntax. Bad values are form errors, answered 400 with the form.
+    """
+
+    q = forms.CharField(
+        label="Search replies",
+        max_length=QUERY_MAX_LENGTH,
+        required=False,
+        error_messages={
+            "max_length": f"Search for at most {QUERY_MAX_LENGTH} characters "
+            "(this has %(show_value)d)."
+        },
+    )
+    topic = forms.ModelChoiceField(
+        queryset=Topic.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label="Every topic",
+        error_messages={"invalid_choice": "There is no such topic."},
+    )
+    stance = forms.SlugField(required=False)
+    written = ThreadFilterForm.base_fields["written"]
+    ties = ThreadFilterForm.base_fields["ties"]
+    authorship = ThreadFilterForm.base_fields["authorship"]
+    sort = forms.ChoiceField(
+        choices=[("relevance", "Best match"), ("newest", "Newest first")],
+        required=False,
+        error_messages={"invalid_choice": "Sort is “relevance” or “newest”."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A NUL is one more separator between words here, not an error.
+        self.fields["q"].validators = [
+            v
+            for v in self.fields["q"].validators
+            if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+    def clean_q(self) -> str:
+        return " ".join(self.cleaned_data["q"].replace("\x00", " ").split())
+
+    def clean(self):
+        data = super().clean()
+        slug = data.get("stance")
+        if slug:
+            stances = Stance.objects.filter(slug=slug)
+            if data.get("topic"):
+                stances = stances.filter(position__topic=data["topic"])
+            if not stances.exists():
+                self.add_error("stance", "There is no such stance in this topic.")
+        return data
+
+    def scope(self) -> "search.Scope":
+        """The replies these filters allow, as the search engines read it."""
+        data = self.cleaned_data
+        within = None
+        if data["stance"] or data["ties"]:
+            posts = Post.objects.published()
+            if data["topic"]:
+                posts = posts.filter(topic=data["topic"])
+            if data["stance"]:
+                posts = posts.filter(stance_links__tag__slug=data["stance"])
+            if data["ties"]:
+                posts = posts.with_ties(data["ties"])
+            within = posts.values("pk").query.sql_with_params()
+        return search.Scope(
+            topic_id=data["topic"].pk if data["topic"] else None,
+            authorships=authorships_of(data["authorship"], data["written"]),
+            within=within,
+        )

@@ -251,6 +251,8 @@ STANDPOINT_RATE_LIMITS = {
     "login": os.environ.get("RATE_LIMIT_LOGIN", "5/15m"),
     # Failed sign-ins per client address, whatever the usernames tried.
     "login_address": os.environ.get("RATE_LIMIT_LOGIN_ADDRESS", "20/15m"),
+    # Searches with words, per client address.
+    "search": os.environ.get("RATE_LIMIT_SEARCH", "30/m"),
     # Requests to the read API and the data downloads, per client address.
     "api": os.environ.get("RATE_LIMIT_API", "600/m"),
 }

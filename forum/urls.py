@@ -30,6 +30,7 @@ urlpatterns = [
         name="profile-defaults-history",
     ),
     path("moderation/", views.moderation_log, name="moderation-log"),
+    path("search/", views.search_page, name="search"),
     path("api/v1/", api.urls),
     path("data/<slug:slug>/datapackage.json", views.data_package, name="data-package"),
     path("data/<slug:slug>/<str:name>", views.data_file, name="data-file"),

@@ -41,6 +41,7 @@ from .posts import (
     ReplyPiece,
 )
 from .profiles import INTERESTS_MAX_LENGTH, DisclosureDefaults
+from .search import SearchEntry
 from .tallies import ReplyTally, StanceTally, tallied_count
 from .topics import Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
@@ -80,6 +81,7 @@ __all__ = [
     "ReportStatus",
     "ReportedPost",
     "ReviewState",
+    "SearchEntry",
     "Stance",
     "StanceTally",
     "Suspension",

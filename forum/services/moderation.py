@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from .. import search
 from ..models import (
     ModerationAction,
     ModerationKind,
@@ -235,4 +236,7 @@ def revisions_redact(
     topic_of = dict(Post.objects.filter(pk__in=posts).values_list("pk", "topic"))
     targets = [(post, topic_of[post]) for _, post, _ in rows]
     log(actor, ModerationKind.REDACT_REVISION, reason, targets)
+    # Only current text is indexed, which a redaction leaves alone; keep the
+    # entries in step all the same, as after every change to a post.
+    search.reindex(posts)
     return len(rows)

@@ -12,6 +12,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from taggit.models import Tag
 
+from .. import search
 from ..models import Post, Stance, Topic
 from . import tallies
 from .disclosure import DisclosureAnswers
@@ -94,6 +95,7 @@ def post_create(
         post, stances, has_party=bool(disclosure.conflict_parties)
     )
     tallies.tallies_apply(tallies.Snapshot(), created, now=now)
+    search.reindex([post.pk])
     return post
 
 

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from .. import search
 from ..models import Post, PostStatus, ReplyTally, StanceTally, Ties, Topic
 
 logger = logging.getLogger(__name__)
@@ -178,10 +179,13 @@ def _upsert(model, conflict: tuple[str, ...], row: dict, n: int) -> None:
 @contextmanager
 def tallied(posts) -> Iterator[None]:
     """Keep the counts right across a change to `posts` (a QuerySet, locked)."""
-    posts = Post.objects.filter(pk__in=list(posts.values_list("pk", flat=True)))
+    ids = list(posts.values_list("pk", flat=True))
+    posts = Post.objects.filter(pk__in=ids)
     before = Snapshot.of(posts)
     yield
     tallies_apply(before, Snapshot.of(posts))
+    # The same writes change what search finds: in step, in this transaction.
+    search.reindex(ids)
 
 
 def topics_touch(*, topic_ids: Iterable[int]) -> None:

@@ -22,6 +22,7 @@ from .records import (
     profile,
     profile_defaults_history,
 )
+from .search import search_page
 from .site import healthz, server_error
 from .threads import post_detail, topic_detail, topic_list
 
@@ -43,6 +44,7 @@ __all__ = [
     "profile_defaults",
     "profile_defaults_history",
     "reply_preview",
+    "search_page",
     "server_error",
     "signup",
     "topic_detail",

@@ -1,0 +1,249 @@
+"""Full-text search over replies: one interface, an engine per database.
+
+`find()` is the way in, and `reindex()` keeps the index in step: the services
+call it inside the transaction of every write that changes what is
+searchable (posting, editing, hiding, restoring, redacting), so a hidden
+reply's words are gone from the index when the hide commits.
+
+What is indexed, per published reply: its text as readers see it (the
+sanitised HTML's text), its keyword tags and its author's name; a hidden
+reply has no entry at all. Both engines read a query as words only: quotes,
+operators (AND, OR, NOT, NEAR), `*`, `:`, `^` and parentheses are never
+syntax, so no input can make a query fail.
+
+Each reply's entry is a SearchEntry row; the engines search them:
+
+- SQLite: an FTS5 table over the rows (external content, kept by triggers),
+  ranked by bm25 with the text weighing most, excerpts from snippet().
+- PostgreSQL: a stored tsvector in each row (weights: text A, tags and author
+  B) under a GIN index, ranked by ts_rank_cd, excerpts from ts_headline.
+
+A site that outgrows PostgreSQL's search implements `Engine` over OpenSearch
+or Meilisearch (the README says how) and names it in SEARCH_ENGINE.
+"""
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils.html import escape, strip_tags
+
+from .models import Post, PostKeyword, PostStatus, SearchEntry
+
+# What the engines put around matched words. They are taken out of every
+# indexed text, so escaping an excerpt and then turning them into <mark> is
+# safe: no reply can forge a mark.
+START, STOP = "\x02", "\x03"
+QUERY_MAX_LENGTH = 200
+WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Hit:
+    post_id: int
+    excerpt: str  # HTML: escaped text with the matched words in <mark>
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which replies a search may find: a topic, authorship values, and an SQL
+    subquery of reply ids (with its parameters) for the filters that need the
+    replies' links (stance, ties). None: any."""
+
+    topic_id: int | None = None
+    authorships: list[str] | None = None
+    within: tuple[str, tuple] | None = None
+
+    def where(self, id_column: str) -> tuple[str, list]:
+        sql, params = "", []
+        if self.topic_id is not None:
+            sql += " AND topic_id = %s"
+            params.append(self.topic_id)
+        if self.authorships is not None:
+            marks = ", ".join(["%s"] * len(self.authorships)) or "NULL"
+            sql += f" AND authorship IN ({marks})"
+            params += self.authorships
+        if self.within is not None:
+            sql += f" AND {id_column} IN ({self.within[0]})"
+            params += list(self.within[1])
+        return sql, params
+
+
+@dataclass(frozen=True)
+class Found:
+    hits: list[Hit]
+    total: int
+
+
+def words(query: str) -> list[str]:
+    """The query's words, and nothing else: every other character is a separator."""
+    return WORD.findall(query.replace("\x00", " "))[:32]
+
+
+def document(body_html: str, tags: Iterable[str], author: str) -> tuple[str, str, str]:
+    """What is indexed for a reply: its visible text, its tags, its author."""
+    text = html.unescape(strip_tags(body_html))
+    text = text.replace(START, " ").replace(STOP, " ").replace("\x00", " ")
+    return " ".join(text.split()), " ".join(tags), author
+
+
+def excerpt(marked: str) -> str:
+    """An engine's excerpt as HTML: escaped, its marks made <mark>."""
+    text = escape(" ".join(marked.split()))
+    return text.replace(START, "<mark>").replace(STOP, "</mark>")
+
+
+class Engine:
+    """What a search engine does for Standpoint."""
+
+    def put(self, rows: list[tuple[int, int, str, str, str, str]]) -> None:
+        """Index (post id, topic id, authorship, text, tags, author) rows."""
+        raise NotImplementedError
+
+    def drop(self, post_ids: list[int]) -> None:
+        SearchEntry.objects.filter(post_id__in=post_ids).delete()
+
+    def clear(self) -> None:
+        SearchEntry.objects.all().delete()
+
+    def find(
+        self, terms: list[str], scope: "Scope", *, newest: bool, offset: int, limit: int
+    ) -> Found:
+        """A page of replies matching every term, best first or newest first."""
+        raise NotImplementedError
+
+
+class SQLiteEngine(Engine):
+    """SearchEntry rows, matched through the FTS5 table `forum_search_fts`
+    that triggers keep in step with them (migration 0015)."""
+
+    def put(self, rows):
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO forum_searchentry "
+                "(post_id, topic_id, authorship, body, tags, author) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+
+    def find(self, terms, scope, *, newest, offset, limit):
+        # Each word quoted (a quote inside doubled): a string to FTS5, never
+        # an operator or a column filter.
+        match = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        narrow, params = scope.where("e.post_id")
+        where = "forum_search_fts MATCH %s" + narrow
+        params = [match, *params]
+        order = "f.rowid DESC" if newest else "score, f.rowid DESC"
+        tables = "forum_search_fts f JOIN forum_searchentry e ON e.post_id = f.rowid"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT f.rowid, bm25(forum_search_fts, 4.0, 2.0, 2.0) AS score, "
+                "snippet(forum_search_fts, 0, %s, %s, '…', 24) "
+                f"FROM {tables} WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+                [START, STOP, *params, limit, offset],
+            )
+            rows = cursor.fetchall()
+            cursor.execute(f"SELECT COUNT(*) FROM {tables} WHERE {where}", params)
+            (total,) = cursor.fetchone()
+        return Found([Hit(pk, excerpt(text)) for pk, _, text in rows], total)
+
+
+class PostgresEngine(Engine):
+    DOCUMENT = (
+        # One configuration throughout, the query's: a tag or a name is
+        # stemmed as the words searched for it are.
+        "setweight(to_tsvector('english', %s), 'A') || "
+        "setweight(to_tsvector('english', %s), 'B') || "
+        "setweight(to_tsvector('english', %s), 'B')"
+    )
+
+    def put(self, rows):
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO forum_searchentry "
+                "(post_id, topic_id, authorship, body, tags, author, document) "
+                f"VALUES (%s, %s, %s, %s, %s, %s, {self.DOCUMENT})",
+                [(*row, row[3], row[4], row[5]) for row in rows],
+            )
+
+    def find(self, terms, scope, *, newest, offset, limit):
+        query = " ".join(terms)
+        narrow, params = scope.where("s.post_id")
+        where = "s.document @@ plainto_tsquery('english', %s)" + narrow
+        params = [query, *params]
+        order = "s.post_id DESC" if newest else "score DESC, s.post_id DESC"
+        options = f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT page.post_id, ts_headline('english', page.body, "
+                "plainto_tsquery('english', %s), %s) FROM ("
+                "SELECT s.post_id, s.body, "
+                "ts_rank_cd(s.document, plainto_tsquery('english', %s)) AS score "
+                f"FROM forum_searchentry s WHERE {where} ORDER BY {order} "
+                "LIMIT %s OFFSET %s) page ORDER BY "
+                + (
+                    "page.post_id DESC"
+                    if newest
+                    else "page.score DESC, page.post_id DESC"
+                ),
+                [query, options, query, *params, limit, offset],
+            )
+            rows = cursor.fetchall()
+            cursor.execute(
+                f"SELECT COUNT(*) FROM forum_searchentry s WHERE {where}", params
+            )
+            (total,) = cursor.fetchone()
+        return Found([Hit(pk, excerpt(text)) for pk, text in rows], total)
+
+
+def engine() -> Engine:
+    return PostgresEngine() if connection.vendor == "postgresql" else SQLiteEngine()
+
+
+def reindex(post_ids: Iterable[int]) -> None:
+    """Bring these replies' entries in step with them: published ones indexed
+    as they now are, hidden ones (and deleted ones) gone. Inside the writing
+    transaction, so the index never shows what a committed write removed."""
+    ids = list(post_ids)
+    if not ids:
+        return
+    found = engine()
+    found.drop(ids)
+    found.put(rows_of(Post.objects.filter(pk__in=ids, status=PostStatus.PUBLISHED)))
+
+
+def rows_of(posts) -> list[tuple[int, int, str, str, str, str]]:
+    """Index rows for `posts`: two queries, however many."""
+    posts = list(
+        posts.values_list(
+            "pk", "topic_id", "authorship", "body_html", "author__username"
+        )
+    )
+    tags: dict[int, list[str]] = {}
+    keywords = PostKeyword.objects.filter(content_object_id__in=[p[0] for p in posts])
+    for pk, name in keywords.values_list("content_object_id", "tag__name"):
+        tags.setdefault(pk, []).append(name)
+    return [
+        (pk, topic, authorship, *document(body_html, tags.get(pk, []), author))
+        for pk, topic, authorship, body_html, author in posts
+    ]
+
+
+def rebuild(
+    progress: Callable[[int, int], None] | None = None, batch: int = 1000
+) -> int:
+    """Index every published reply afresh; `progress(done, total)` after each batch."""
+    found = engine()
+    found.clear()
+    ids = list(
+        Post.objects.filter(status=PostStatus.PUBLISHED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), batch):
+        found.put(rows_of(Post.objects.filter(pk__in=ids[start : start + batch])))
+        if progress:
+            progress(min(start + batch, len(ids)), len(ids))
+    return len(ids)
