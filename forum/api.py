@@ -16,7 +16,7 @@ from pathlib import Path as FilePath
 from django.conf import settings
 from django.core import signing
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, Max, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -28,6 +28,7 @@ from . import limits, opendata
 from .caching import fragment, serve_cached
 from .forms import ModerationLogFilterForm, ThreadFilterForm
 from .models import ModerationAction, Post, Topic, tallied_count
+from .views.records import moderation_stamp
 from .views.threads import list_stamp, topic_version
 
 api = NinjaAPI(
@@ -158,11 +159,8 @@ def _list_stamp(request):
 
 
 def _log_stamp(request):
-    found = ModerationAction.objects.aggregate(n=Count("pk"), latest=Max("created"))
-    latest = found["latest"] or datetime.fromtimestamp(0, tz=UTC)
-    # Topics' titles and slugs show in the log too.
-    version, modified = list_stamp()
-    return f"api:log:{found['n']}:{latest.isoformat()}:{version}", max(latest, modified)
+    version, modified = moderation_stamp()
+    return f"api:{version}", modified
 
 
 _STARTED = datetime.fromtimestamp(FilePath(__file__).stat().st_mtime, tz=UTC)

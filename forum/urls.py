@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import feeds, views
 from .api import api
 from .forms import AdminSignInForm
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.topic_list, name="topic-list"),
     path("t/<slug:slug>/", views.topic_detail, name="topic-detail"),
     path("t/<slug:slug>/reply/", views.post_create, name="post-create"),
+    path("t/<slug:slug>/feed.atom", feeds.topic_feed, name="topic-feed"),
     path("t/<slug:slug>/reply/preview/", views.reply_preview, name="reply-preview"),
     path(
         "t/<slug:slug>/positions/propose/",
@@ -30,6 +31,8 @@ urlpatterns = [
         name="profile-defaults-history",
     ),
     path("moderation/", views.moderation_log, name="moderation-log"),
+    path("moderation/feed.atom", feeds.moderation_feed, name="moderation-feed"),
+    path("feeds/latest.atom", feeds.latest_feed, name="latest-feed"),
     path("search/", views.search_page, name="search"),
     path("api/v1/", api.urls),
     path("data/<slug:slug>/datapackage.json", views.data_package, name="data-package"),

@@ -289,6 +289,23 @@ class Disclosure(DisclosureFields):
         return [party.name for party in self.conflict_parties.all()]
 
     @property
+    def strip_words(self) -> str:
+        """The whole strip in words, as forum/_disclosure.html says it (feeds)."""
+        written = self.written_words
+        if (party := self.maker_party) is not None:
+            written += f" — {party.name} is a party to this debate"
+        parts = [
+            f"Disclosure: {written}",
+            f"Affiliation: {self.affiliation}",
+            self.pay_words,
+            self.conflict_words,
+        ]
+        review = getattr(self, "review_state", ReviewState.SELF_DECLARED)
+        if review != ReviewState.SELF_DECLARED:
+            parts.append(f"{self.get_review_state_display()}: {self.review_note}")
+        return " · ".join(parts)
+
+    @property
     def maker_party(self) -> "Party | None":
         """The debate's party that made the AI model, if any: derived, never typed."""
         if not self.uses_ai:

@@ -1,8 +1,11 @@
 """Public records: a post's history and disclosure.json, profiles, the moderation log."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import InvalidPage
+from django.db.models import Count, Max
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -11,6 +14,7 @@ from .. import history, records, services
 from ..forms import ModerationLogFilterForm
 from ..models import ModerationAction, Post
 from .base import paginate
+from .threads import list_stamp
 
 # The profile shows the current defaults and the latest earlier ones; every
 # version is on the defaults history page.
@@ -97,6 +101,15 @@ def profile_defaults_history(request, username):
     page = paginate(person.disclosure_defaults.all(), request.GET.get("page"))
     context = {"person": person, "page": page}
     return render(request, "forum/defaults_history.html", context)
+
+
+def moderation_stamp() -> tuple[str, datetime]:
+    """What versions the moderation log's copies (the API's, the feed's): its
+    length and latest action, and the topics' titles it names."""
+    found = ModerationAction.objects.aggregate(n=Count("pk"), latest=Max("created"))
+    latest = found["latest"] or datetime.fromtimestamp(0, tz=UTC)
+    version, modified = list_stamp()
+    return f"log:{found['n']}:{latest.isoformat()}:{version}", max(latest, modified)
 
 
 @require_safe
