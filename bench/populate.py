@@ -29,6 +29,7 @@ from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
 from taggit.models import Tag  # noqa: E402
 
+from forum import search  # noqa: E402
 from forum.markup import render_markdown  # noqa: E402
 from forum.models import Post, PostKeyword, PostStance, Stance, Topic  # noqa: E402
 from forum.services import tallies_recount  # noqa: E402
@@ -179,6 +180,8 @@ def add_replies(topic: Topic, count: int, users: list, seed: int) -> None:
         Through.objects.bulk_create(conflicts)
         print(f"  {min(offset + batch, count)} / {count} replies", file=sys.stderr)
     tallies_recount(topic_ids=[topic.pk], fix=True)
+    # Bulk inserts skip the services, which keep the search index: fill it.
+    search.rebuild()
 
 
 def session_for(user) -> dict:

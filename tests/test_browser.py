@@ -696,6 +696,9 @@ AUDITED_PAGES = {
         f"{base}/p/{audited['post']}/history/"
     ),
     "moderation log": lambda page, base, audited: page.goto(base + "/moderation/"),
+    "search results": lambda page, base, audited: page.goto(
+        f"{base}/search/?q=ban+thoughts&written=human"
+    ),
 }
 
 

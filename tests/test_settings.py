@@ -32,11 +32,19 @@ def test_redis_urls_make_a_redis_cache_at_that_url_with_the_site_prefix_and_time
     ("url", "location"),
     [("locmem://limits", "limits"), ("locmem://", ""), ("locmem://pages", "pages")],
 )
-def test_locmem_url_names_a_local_memory_cache(url, location):
+def test_locmem_url_names_a_local_memory_cache(url, location, monkeypatch):
+    monkeypatch.delenv("CACHE_MAX_ENTRIES", raising=False)
     assert cache_from_url(url) == {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": location,
+        # Django's default, 300, holds a twentieth of a long thread's pages.
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
+
+
+def test_the_local_memory_cache_size_is_a_setting(monkeypatch):
+    monkeypatch.setenv("CACHE_MAX_ENTRIES", "500")
+    assert cache_from_url("locmem://")["OPTIONS"] == {"MAX_ENTRIES": 500}
 
 
 def test_dummy_url_makes_a_cache_that_keeps_nothing():
