@@ -71,12 +71,6 @@ class Scope:
         return sql, params
 
 
-@dataclass(frozen=True)
-class Found:
-    hits: list[Hit]
-    total: int
-
-
 def words(query: str) -> list[str]:
     """The query's words, and nothing else: every other character is a separator."""
     return WORD.findall(query.replace("\x00", " "))[:32]
@@ -108,10 +102,14 @@ class Engine:
     def clear(self) -> None:
         SearchEntry.objects.all().delete()
 
-    def find(
+    def count(self, terms: list[str], scope: "Scope") -> int:
+        """How many replies in `scope` match every term."""
+        raise NotImplementedError
+
+    def page(
         self, terms: list[str], scope: "Scope", *, newest: bool, offset: int, limit: int
-    ) -> Found:
-        """A page of replies matching every term, best first or newest first."""
+    ) -> list[Hit]:
+        """A page of them, best first (or newest first), each with an excerpt."""
         raise NotImplementedError
 
 
@@ -128,26 +126,68 @@ class SQLiteEngine(Engine):
                 rows,
             )
 
-    def find(self, terms, scope, *, newest, offset, limit):
-        # Each word quoted (a quote inside doubled): a string to FTS5, never
-        # an operator or a column filter.
-        match = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    # The FTS5 match drives: materialized first, then joined to the entries
+    # for the filters. Left to itself, SQLite may walk a topic's entries and
+    # probe the full-text index once for each.
+    HITS = (
+        "WITH hits AS MATERIALIZED (SELECT rowid AS id, "
+        "bm25(forum_search_fts, 4.0, 2.0, 2.0) AS score FROM forum_search_fts "
+        "WHERE forum_search_fts MATCH %s) "
+    )
+
+    @staticmethod
+    def match(terms: list[str]) -> str:
+        """Each word quoted (a quote inside doubled): a string to FTS5, never an
+        operator or a column filter."""
+        return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+    def _select(self, columns: str, terms, scope, *, ranked: bool) -> tuple[str, list]:
         narrow, params = scope.where("e.post_id")
-        where = "forum_search_fts MATCH %s" + narrow
-        params = [match, *params]
-        order = "f.rowid DESC" if newest else "score, f.rowid DESC"
-        tables = "forum_search_fts f JOIN forum_searchentry e ON e.post_id = f.rowid"
+        if not narrow:
+            # No filter: the full-text table alone, which FTS5 answers fastest.
+            score = "bm25(forum_search_fts, 4.0, 2.0, 2.0)" if ranked else "0"
+            sql = (
+                f"SELECT {columns} FROM (SELECT rowid AS id, "
+                f"{score} AS score FROM forum_search_fts "
+                "WHERE forum_search_fts MATCH %s)"
+            )
+            return sql, [self.match(terms)]
+        hits = (
+            self.HITS
+            if ranked
+            else self.HITS.replace("bm25(forum_search_fts, 4.0, 2.0, 2.0)", "0")
+        )
+        sql = (
+            f"{hits}SELECT {columns} FROM hits "
+            f"JOIN forum_searchentry e ON e.post_id = hits.id WHERE 1 = 1{narrow}"
+        )
+        return sql, [self.match(terms), *params]
+
+    def count(self, terms, scope):
+        sql, params = self._select("COUNT(*)", terms, scope, ranked=False)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]
+
+    def page(self, terms, scope, *, newest, offset, limit):
+        sql, params = self._select("id", terms, scope, ranked=not newest)
+        order = "id DESC" if newest else "score, id DESC"
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT f.rowid, bm25(forum_search_fts, 4.0, 2.0, 2.0) AS score, "
-                "snippet(forum_search_fts, 0, %s, %s, '…', 24) "
-                f"FROM {tables} WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
-                [START, STOP, *params, limit, offset],
+                f"{sql} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
             )
-            rows = cursor.fetchall()
-            cursor.execute(f"SELECT COUNT(*) FROM {tables} WHERE {where}", params)
-            (total,) = cursor.fetchone()
-        return Found([Hit(pk, excerpt(text)) for pk, _, text in rows], total)
+            ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                return []
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                "SELECT rowid, snippet(forum_search_fts, 0, %s, %s, '…', 24) "
+                f"FROM forum_search_fts WHERE forum_search_fts MATCH %s "
+                f"AND rowid IN ({marks})",
+                [START, STOP, self.match(terms), *ids],
+            )
+            excerpts = dict(cursor.fetchall())
+        return [Hit(pk, excerpt(excerpts.get(pk, ""))) for pk in ids]
 
 
 class PostgresEngine(Engine):
@@ -168,34 +208,36 @@ class PostgresEngine(Engine):
                 [(*row, row[3], row[4], row[5]) for row in rows],
             )
 
-    def find(self, terms, scope, *, newest, offset, limit):
-        query = " ".join(terms)
+    def _where(self, terms, scope) -> tuple[str, list]:
         narrow, params = scope.where("s.post_id")
         where = "s.document @@ plainto_tsquery('english', %s)" + narrow
-        params = [query, *params]
-        order = "s.post_id DESC" if newest else "score DESC, s.post_id DESC"
-        options = f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12"
+        return where, [" ".join(terms), *params]
+
+    def count(self, terms, scope):
+        where, params = self._where(terms, scope)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT page.post_id, ts_headline('english', page.body, "
+                f"SELECT COUNT(*) FROM forum_searchentry s WHERE {where}", params
+            )
+            return cursor.fetchone()[0]
+
+    def page(self, terms, scope, *, newest, offset, limit):
+        where, params = self._where(terms, scope)
+        query = " ".join(terms)
+        order = "post_id DESC" if newest else "score DESC, post_id DESC"
+        options = f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12"
+        with connection.cursor() as cursor:
+            # Excerpts for the page's rows only: ts_headline reads the text.
+            cursor.execute(
+                "SELECT post_id, ts_headline('english', body, "
                 "plainto_tsquery('english', %s), %s) FROM ("
                 "SELECT s.post_id, s.body, "
                 "ts_rank_cd(s.document, plainto_tsquery('english', %s)) AS score "
                 f"FROM forum_searchentry s WHERE {where} ORDER BY {order} "
-                "LIMIT %s OFFSET %s) page ORDER BY "
-                + (
-                    "page.post_id DESC"
-                    if newest
-                    else "page.score DESC, page.post_id DESC"
-                ),
+                f"LIMIT %s OFFSET %s) page ORDER BY {order}",
                 [query, options, query, *params, limit, offset],
             )
-            rows = cursor.fetchall()
-            cursor.execute(
-                f"SELECT COUNT(*) FROM forum_searchentry s WHERE {where}", params
-            )
-            (total,) = cursor.fetchone()
-        return Found([Hit(pk, excerpt(text)) for pk, text in rows], total)
+            return [Hit(pk, excerpt(text)) for pk, text in cursor.fetchall()]
 
 
 def engine() -> Engine:

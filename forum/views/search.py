@@ -1,6 +1,7 @@
 """/search/: replies found by their words, with the thread's reader filters."""
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -15,30 +16,31 @@ TEMPLATE = "forum/search.html"
 
 
 class Results(Sequence):
-    """A search's hits as Paginator reads them: a page asks the engine for
-    its slice, and the count comes with it."""
+    """A search's hits as Paginator reads them: the count is one query, a
+    page's slice another, each asked of the engine once."""
 
     def __init__(self, terms: list[str], scope: search.Scope, *, newest: bool):
         self.terms, self.scope, self.newest = terms, scope, newest
-        self._total: int | None = None
+        self.engine = search.engine()
+
+    @cached_property
+    def total(self) -> int:
+        return self.engine.count(self.terms, self.scope)
 
     def __len__(self) -> int:
-        if self._total is None:
-            self._found(0, 1)
-        return self._total
+        return self.total
 
     def __getitem__(self, index):
         if not isinstance(index, slice):
             return self[index : index + 1][0]
         start, stop, _ = index.indices(len(self))
-        return self._found(start, stop - start).hits
-
-    def _found(self, offset: int, limit: int) -> search.Found:
-        found = search.engine().find(
-            self.terms, self.scope, newest=self.newest, offset=offset, limit=limit
+        return self.engine.page(
+            self.terms,
+            self.scope,
+            newest=self.newest,
+            offset=start,
+            limit=max(stop - start, 0),
         )
-        self._total = found.total
-        return found
 
 
 @require_safe
