@@ -236,7 +236,11 @@ def test_searches_are_limited_per_address(client, replies, settings):
 def test_every_page_has_an_accessible_search_box(client, topic):
     page = client.get(topic.get_absolute_url()).content.decode()
     assert 'role="search"' in page
-    assert '<label for="site-search-q">' in page and 'id="site-search-q"' in page
+    assert (
+        '<label for="site-search-q" class="visually-hidden">Search replies</label>'
+        in page
+    )
+    assert 'id="site-search-q"' in page and 'aria-label="Site search"' in page
 
 
 @pytest.mark.parametrize("size", [3, 60])
