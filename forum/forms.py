@@ -816,18 +816,15 @@ class SearchForm(forms.Form):
     def scope(self) -> "search.Scope":
         """The replies these filters allow, as the search engines read it."""
         data = self.cleaned_data
-        within = None
-        if data["stance"] or data["ties"]:
-            posts = Post.objects.published()
+        stance_ids = None
+        if data["stance"]:
+            stances = Stance.objects.filter(slug=data["stance"])
             if data["topic"]:
-                posts = posts.filter(topic=data["topic"])
-            if data["stance"]:
-                posts = posts.filter(stance_links__tag__slug=data["stance"])
-            if data["ties"]:
-                posts = posts.with_ties(data["ties"])
-            within = posts.values("pk").query.sql_with_params()
-        return search.Scope(
+                stances = stances.filter(position__topic=data["topic"])
+            stance_ids = list(stances.values_list("pk", flat=True))
+        return search.Scope.of(
             topic_id=data["topic"].pk if data["topic"] else None,
             authorships=authorships_of(data["authorship"], data["written"]),
-            within=within,
+            ties=data["ties"] or None,
+            stance_ids=stance_ids,
         )

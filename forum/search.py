@@ -1,36 +1,38 @@
 """Full-text search over replies: one interface, an engine per database.
 
-`find()` is the way in, and `reindex()` keeps the index in step: the services
-call it inside the transaction of every write that changes what is
-searchable (posting, editing, hiding, restoring, redacting), so a hidden
-reply's words are gone from the index when the hide commits.
+The engines are reached through `engine()`, and `reindex()` keeps the index
+in step: the services call it inside the transaction of every write that
+changes what is searchable (posting, editing, hiding, restoring, redacting),
+so a hidden reply's words are gone from the index when the hide commits.
 
-What is indexed, per published reply: its text as readers see it (the
-sanitised HTML's text), its keyword tags and its author's name; a hidden
-reply has no entry at all. Both engines read a query as words only: quotes,
-operators (AND, OR, NOT, NEAR), `*`, `:`, `^` and parentheses are never
-syntax, so no input can make a query fail.
-
-Each reply's entry is a SearchEntry row; the engines search them:
+What is indexed, per published reply, is a SearchEntry row: its text as
+readers see it (the sanitised HTML's text), its keyword tags, its author's
+name, and its facets, tokens for what the reader filters pick (its topic,
+authorship, ties and stances), so that a filtered search is answered from
+the index alone. A hidden reply has no entry. Both engines read a query as
+words only: quotes, operators (AND, OR, NOT, NEAR), `*`, `:`, `^` and
+parentheses are never syntax, so no input can make a query fail.
 
 - SQLite: an FTS5 table over the rows (external content, kept by triggers),
   ranked by bm25 with the text weighing most, excerpts from snippet().
-- PostgreSQL: a stored tsvector in each row (weights: text A, tags and author
-  B) under a GIN index, ranked by ts_rank_cd, excerpts from ts_headline.
+- PostgreSQL: a stored tsvector in each row (weights: text A, tags and
+  author B) and one of its facets, under GIN indexes, ranked by ts_rank_cd,
+  excerpts from ts_headline.
 
 A site that outgrows PostgreSQL's search implements `Engine` over OpenSearch
-or Meilisearch (the README says how) and names it in SEARCH_ENGINE.
+or Meilisearch (the README says how) and returns it from `engine()`.
 """
 
 import html
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 from django.utils.html import escape, strip_tags
 
-from .models import Post, PostKeyword, PostStatus, SearchEntry
+from .models import Authorship, Post, PostKeyword, PostStance, PostStatus, SearchEntry
+from .models import Ties as TiesClass
 
 # What the engines put around matched words. They are taken out of every
 # indexed text, so escaping an excerpt and then turning them into <mark> is
@@ -50,29 +52,42 @@ class Hit:
     excerpt: str  # HTML: escaped text with the matched words in <mark>
 
 
+def facet(kind: str, value) -> str:
+    """A filter's token: a letter and a number, one word to either engine's
+    tokenizer, kept in a field of its own that no query's words reach."""
+    if kind == "authorship":
+        return f"a{Authorship.values.index(value)}"
+    if kind == "ties":
+        return f"x{TiesClass.values.index(value)}"
+    return {"topic": "t", "stance": "s"}[kind] + str(int(value))
+
+
 @dataclass(frozen=True)
 class Scope:
-    """Which replies a search may find: a topic, authorship values, and an SQL
-    subquery of reply ids (with its parameters) for the filters that need the
-    replies' links (stance, ties). None: any."""
+    """Which replies a search may find: each group of facets is one filter,
+    any of whose tokens will do; every filter must hold. Empty: any reply."""
 
-    topic_id: int | None = None
-    authorships: list[str] | None = None
-    within: tuple[str, tuple] | None = None
+    groups: tuple[tuple[str, ...], ...] = field(default=())
 
-    def where(self, id_column: str) -> tuple[str, list]:
-        sql, params = "", []
-        if self.topic_id is not None:
-            sql += " AND topic_id = %s"
-            params.append(self.topic_id)
-        if self.authorships is not None:
-            marks = ", ".join(["%s"] * len(self.authorships)) or "NULL"
-            sql += f" AND authorship IN ({marks})"
-            params += self.authorships
-        if self.within is not None:
-            sql += f" AND {id_column} IN ({self.within[0]})"
-            params += list(self.within[1])
-        return sql, params
+    @classmethod
+    def of(
+        cls,
+        *,
+        topic_id: int | None = None,
+        authorships: list[str] | None = None,
+        ties: str | None = None,
+        stance_ids: list[int] | None = None,
+    ) -> "Scope":
+        groups = []
+        if topic_id is not None:
+            groups.append((facet("topic", topic_id),))
+        if authorships is not None:
+            groups.append(tuple(facet("authorship", a) for a in authorships))
+        if ties:
+            groups.append((facet("ties", ties),))
+        if stance_ids is not None:
+            groups.append(tuple(facet("stance", pk) for pk in stance_ids))
+        return cls(tuple(groups))
 
 
 def words(query: str) -> list[str]:
@@ -93,11 +108,14 @@ def excerpt(marked: str) -> str:
     return text.replace(START, "<mark>").replace(STOP, "</mark>")
 
 
+Row = tuple[int, str, str, str, str]  # post id, text, tags, author, facets
+
+
 class Engine:
     """What a search engine does for Standpoint."""
 
-    def put(self, rows: list[tuple[int, int, str, str, str, str]]) -> None:
-        """Index (post id, topic id, authorship, text, tags, author) rows."""
+    def put(self, rows: list[Row]) -> None:
+        """Index (post id, text, tags, author, facets) rows."""
         raise NotImplementedError
 
     def drop(self, post_ids: list[int]) -> None:
@@ -106,12 +124,12 @@ class Engine:
     def clear(self) -> None:
         SearchEntry.objects.all().delete()
 
-    def count(self, terms: list[str], scope: "Scope") -> int:
+    def count(self, terms: list[str], scope: Scope) -> int:
         """How many replies in `scope` match every term."""
         raise NotImplementedError
 
     def page(
-        self, terms: list[str], scope: "Scope", *, newest: bool, offset: int, limit: int
+        self, terms: list[str], scope: Scope, *, newest: bool, offset: int, limit: int
     ) -> list[Hit]:
         """A page of them, best first (or newest first), each with an excerpt."""
         raise NotImplementedError
@@ -121,57 +139,54 @@ class SQLiteEngine(Engine):
     """SearchEntry rows, matched through the FTS5 table `forum_search_fts`
     that triggers keep in step with them (migration 0015)."""
 
+    SCORE = "bm25(forum_search_fts, 4.0, 2.0, 2.0, 0)"
+
     def put(self, rows):
         with connection.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO forum_searchentry "
-                "(post_id, topic_id, authorship, body, tags, author) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
+                "INSERT INTO forum_searchentry (post_id, body, tags, author, facets) "
+                "VALUES (%s, %s, %s, %s, %s)",
                 rows,
             )
 
-    SCORE = "bm25(forum_search_fts, 0, 0, 4.0, 2.0, 2.0)"
-
     @staticmethod
-    def match(terms: list[str]) -> str:
-        """Each word quoted (a quote inside doubled): a string to FTS5, never an
-        operator or a column filter."""
-        return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
-
-    def _where(self, terms, scope) -> tuple[str, list]:
-        # `+rowid`: a filter on the full-text match's rows, never a list of
-        # rows to probe the index with one by one (SQLite would, for a
-        # stance's few thousand replies, at a hundred times the cost).
-        narrow, params = scope.where("+rowid")
-        return "forum_search_fts MATCH %s" + narrow, [self.match(terms), *params]
+    def match(terms: list[str], scope: Scope = Scope()) -> str:
+        """The MATCH expression: each word quoted (a quote inside doubled), a
+        string to FTS5 and never an operator, sought in the text, tags and
+        author only; then each filter's facets, sought in the facets only."""
+        quoted = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        expression = f"{{body tags author}} : ({quoted})"
+        for group in scope.groups:
+            expression += f" AND facets : ({' OR '.join(group)})"
+        return expression
 
     def count(self, terms, scope):
-        where, params = self._where(terms, scope)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT COUNT(*) FROM forum_search_fts WHERE {where}", params
+                "SELECT COUNT(*) FROM forum_search_fts WHERE forum_search_fts MATCH %s",
+                [self.match(terms, scope)],
             )
             return cursor.fetchone()[0]
 
     def page(self, terms, scope, *, newest, offset, limit):
-        where, params = self._where(terms, scope)
-        newest_first = f"FROM forum_search_fts WHERE {where} ORDER BY rowid DESC"
+        matches = (
+            "FROM forum_search_fts WHERE forum_search_fts MATCH %s ORDER BY rowid DESC"
+        )
         if newest:
-            sql = f"SELECT rowid {newest_first} LIMIT %s OFFSET %s"
+            sql = f"SELECT rowid {matches} LIMIT %s OFFSET %s"
         else:
             sql = (
                 f"SELECT id FROM (SELECT rowid AS id, {self.SCORE} AS score "
-                f"{newest_first} LIMIT {RANKED}) ORDER BY score, id DESC "
-                "LIMIT %s OFFSET %s"
+                f"{matches} LIMIT {RANKED}) ORDER BY score, id DESC LIMIT %s OFFSET %s"
             )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, limit, offset])
+            cursor.execute(sql, [self.match(terms, scope), limit, offset])
             ids = [row[0] for row in cursor.fetchall()]
             if not ids:
                 return []
             marks = ", ".join(["%s"] * len(ids))
             cursor.execute(
-                "SELECT rowid, snippet(forum_search_fts, 2, %s, %s, '…', 24) "
+                "SELECT rowid, snippet(forum_search_fts, 0, %s, %s, '…', 24) "
                 "FROM forum_search_fts WHERE forum_search_fts MATCH %s "
                 f"AND rowid IN ({marks})",
                 [START, STOP, self.match(terms), *ids],
@@ -181,9 +196,9 @@ class SQLiteEngine(Engine):
 
 
 class PostgresEngine(Engine):
+    # One configuration throughout, the query's: a tag or a name is stemmed
+    # as the words searched for it are.
     DOCUMENT = (
-        # One configuration throughout, the query's: a tag or a name is
-        # stemmed as the words searched for it are.
         "setweight(to_tsvector('english', %s), 'A') || "
         "setweight(to_tsvector('english', %s), 'B') || "
         "setweight(to_tsvector('english', %s), 'B')"
@@ -193,15 +208,20 @@ class PostgresEngine(Engine):
         with connection.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO forum_searchentry "
-                "(post_id, topic_id, authorship, body, tags, author, document) "
-                f"VALUES (%s, %s, %s, %s, %s, %s, {self.DOCUMENT})",
-                [(*row, row[3], row[4], row[5]) for row in rows],
+                "(post_id, body, tags, author, facets, document, facet_vector) "
+                f"VALUES (%s, %s, %s, %s, %s, {self.DOCUMENT}, "
+                "to_tsvector('simple', %s))",
+                [(*row, row[1], row[2], row[3], row[4]) for row in rows],
             )
 
-    def _where(self, terms, scope) -> tuple[str, list]:
-        narrow, params = scope.where("s.post_id")
-        where = "s.document @@ plainto_tsquery('english', %s)" + narrow
-        return where, [" ".join(terms), *params]
+    @staticmethod
+    def _where(terms, scope) -> tuple[str, list]:
+        where = "s.document @@ plainto_tsquery('english', %s)"
+        params = [" ".join(terms)]
+        if scope.groups:
+            where += " AND s.facet_vector @@ to_tsquery('simple', %s)"
+            params.append(" & ".join(f"({' | '.join(g)})" for g in scope.groups))
+        return where, params
 
     def count(self, terms, scope):
         where, params = self._where(terms, scope)
@@ -254,21 +274,45 @@ def reindex(post_ids: Iterable[int]) -> None:
     found.put(rows_of(Post.objects.filter(pk__in=ids, status=PostStatus.PUBLISHED)))
 
 
-def rows_of(posts) -> list[tuple[int, int, str, str, str, str]]:
-    """Index rows for `posts`: two queries, however many."""
+def rows_of(posts) -> list[Row]:
+    """Index rows for `posts`: four queries, however many."""
     posts = list(
         posts.values_list(
-            "pk", "topic_id", "authorship", "body_html", "author__username"
+            "pk",
+            "topic_id",
+            "authorship",
+            "paid",
+            "conflict",
+            "body_html",
+            "author__username",
         )
     )
+    ids = [p[0] for p in posts]
     tags: dict[int, list[str]] = {}
-    keywords = PostKeyword.objects.filter(content_object_id__in=[p[0] for p in posts])
+    keywords = PostKeyword.objects.filter(content_object_id__in=ids)
     for pk, name in keywords.values_list("content_object_id", "tag__name"):
         tags.setdefault(pk, []).append(name)
-    return [
-        (pk, topic, authorship, *document(body_html, tags.get(pk, []), author))
-        for pk, topic, authorship, body_html, author in posts
-    ]
+    stances: dict[int, list[int]] = {}
+    links = PostStance.objects.filter(content_object_id__in=ids)
+    for pk, stance in links.values_list("content_object_id", "tag_id"):
+        stances.setdefault(pk, []).append(stance)
+    tied = set(
+        Post.conflict_parties.through.objects.filter(post_id__in=ids).values_list(
+            "post_id", flat=True
+        )
+    )
+    rows = []
+    for pk, topic, authorship, paid, conflict, body_html, author in posts:
+        ties = TiesClass.of(paid=paid, conflict=conflict, has_party=pk in tied)
+        facets = [
+            facet("topic", topic),
+            facet("authorship", authorship),
+            facet("ties", ties),
+            *(facet("stance", s) for s in stances.get(pk, [])),
+        ]
+        text, keywords_text, name = document(body_html, tags.get(pk, []), author)
+        rows.append((pk, text, keywords_text, name, " ".join(facets)))
+    return rows
 
 
 def rebuild(

@@ -8,22 +8,23 @@ from .posts import Post
 
 class SearchEntry(models.Model):
     """What search finds of one published reply: its visible text, tags and
-    author. A hidden reply has none.
+    author, and its facets (forum.search.facet: topic, authorship, ties,
+    stances). A hidden reply has none.
 
-    On PostgreSQL `document` holds the weighted tsvector under a GIN index; on
-    SQLite an FTS5 table indexes these rows (external content, kept by
-    triggers) and `document` stays empty. Both made by migration 0015.
+    On PostgreSQL `document` and `facet_vector` hold tsvectors under GIN
+    indexes; on SQLite an FTS5 table indexes these rows (external content,
+    kept by triggers) and both stay empty. Both made by migration 0015.
     """
 
     post = models.OneToOneField(
         Post, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
-    topic_id = models.BigIntegerField(db_index=True)
-    authorship = models.CharField(max_length=16)
     body = models.TextField()
     tags = models.TextField()
     author = models.TextField()
+    facets = models.TextField()
     document = SearchVectorField(null=True, editable=False)
+    facet_vector = SearchVectorField(null=True, editable=False)
 
     def __str__(self):
         return f"search entry of reply {self.post_id}"
