@@ -105,7 +105,7 @@ def post_record(post: Post) -> dict:
         "id": post.pk,
         "number": post.number,
         "topic": topic.slug,
-        "url": _post_url("post-detail", post.pk),
+        "url": post_url("post-detail", post.pk),
         "hidden": post.is_hidden,
         "hidden_reason": post.hidden_reason if post.is_hidden else None,
     }
@@ -131,8 +131,8 @@ def _content(post: Post) -> dict:
         ],
         "tags": post.record_tags,
         "disclosure": disclosure_record(post),
-        "history_url": _post_url("post-history", post.pk),
-        "disclosure_url": _post_url("post-disclosure", post.pk),
+        "history_url": post_url("post-history", post.pk),
+        "disclosure_url": post_url("post-disclosure", post.pk),
     }
 
 
@@ -141,7 +141,7 @@ def _url_pattern(name: str) -> str:
     return reverse(name, args=[0]).replace("/0/", "/{}/")
 
 
-def _post_url(name: str, pk: int) -> str:
+def post_url(name: str, pk: int) -> str:
     """reverse(name, args=[pk]), without resolving it again for every reply."""
     return _url_pattern(name).format(pk)
 

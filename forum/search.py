@@ -42,7 +42,7 @@ QUERY_MAX_LENGTH = 200
 # Relevance ranks the newest this many matches of a query: scoring every
 # match of a word in nearly every reply would cost a tenth of a second at
 # 100,000 replies, and a forum's reader wants the recent argument first.
-RANKED = 5000
+RANKED = 3000
 WORD = re.compile(r"\w+")
 
 

@@ -1,15 +1,19 @@
 """/search/: replies found by their words, with the thread's reader filters."""
 
+from collections import defaultdict
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cache, cached_property
+from urllib.parse import quote
 
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from .. import limits, search
 from ..forms import SearchForm
 from ..http import too_many_requests
-from ..models import Post
+from ..models import Party, Post, PostStance, Topic
+from ..opendata import Loaded, post_url
 from .base import paginate
 
 TEMPLATE = "forum/search.html"
@@ -43,11 +47,73 @@ class Results(Sequence):
         )
 
 
+@cache
+def _profile_url() -> str:
+    return reverse("profile", args=["~"]).replace("~", "{}")
+
+
+@cache
+def _topic_url() -> str:
+    return reverse("topic-detail", args=["slug0"]).replace("/slug0/", "/{}/")
+
+
+def reverse_cached_topic(slug: str) -> str:
+    return _topic_url().format(slug)
+
+
+def strip_ready(posts) -> list[Post]:
+    """`posts` with what a result shows (stances, declared parties, the topic's
+    parties for the maker-is-a-party flag) loaded in three plain queries:
+    prefetch_related would build a related manager and queryset per reply."""
+    posts = list(posts)
+    ids = [post.pk for post in posts]
+    stances = defaultdict(list)
+    for link in PostStance.objects.filter(content_object_id__in=ids).select_related(
+        "tag"
+    ):
+        stances[link.content_object_id].append(link.tag)
+    parties = defaultdict(list)
+    for party in Party.objects.filter(topic_id__in={post.topic_id for post in posts}):
+        parties[party.topic_id].append(party)
+    named = {party.pk: party for found in parties.values() for party in found}
+    tied = defaultdict(list)
+    links = Post.conflict_parties.through.objects.filter(post_id__in=ids)
+    for post_id, party_id in links.values_list("post_id", "party_id"):
+        tied[post_id].append(named[party_id])
+    profile = _profile_url()
+    for post in posts:
+        # Formatted, not reversed: a page of twenty asks for sixty links.
+        post.url = post_url("post-detail", post.pk)
+        post.profile_url = profile.format(quote(post.author.get_username()))
+        post.topic.url = reverse_cached_topic(post.topic.slug)
+        post.topic._prefetched_objects_cache = {
+            "parties": Loaded(parties[post.topic_id])
+        }
+        post._prefetched_objects_cache = {
+            "stances": stances[post.pk],
+            "conflict_parties": Loaded(sorted(tied[post.pk], key=lambda p: p.name)),
+        }
+    return posts
+
+
 @require_safe
 def search_page(request):
     """Search replies; an empty query shows the form, a bad one a 400 with it."""
     form = SearchForm(request.GET)
-    context = {"form": form, "page": None, "results": []}
+    context = {
+        "form": form,
+        "page": None,
+        "results": [],
+        "topics": Topic.objects.values_list("slug", "title"),
+        "choices": {
+            name: form.fields[name].choices for name in ("written", "ties", "sort")
+        },
+        # What the reader chose, as typed: the form comes back as they left it.
+        "chosen": {
+            name: request.GET.get(name, "")
+            for name in ("topic", "written", "ties", "sort")
+        },
+    }
     if not form.is_valid():
         return render(request, TEMPLATE, context, status=400)
     terms = search.words(form.cleaned_data["q"])
@@ -63,11 +129,12 @@ def search_page(request):
     found = Results(terms, form.scope(), newest=form.cleaned_data["sort"] == "newest")
     page = paginate(found, request.GET.get("page"))
     hits = list(page.object_list)
+    # The text shown is the engine's excerpt: the bodies stay in the database.
+    rows = Post.objects.filter(pk__in=[hit.post_id for hit in hits]).defer(
+        "body", "body_html"
+    )
     posts = {
-        post.pk: post
-        for post in Post.objects.filter(pk__in=[hit.post_id for hit in hits])
-        .select_related("topic", "author")
-        .prefetch_related("stances", "conflict_parties", "topic__parties")
+        post.pk: post for post in strip_ready(rows.select_related("topic", "author"))
     }
     # A reply hidden since the page was counted is left out, never shown.
     context["results"] = [
