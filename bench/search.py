@@ -184,22 +184,35 @@ def report(args, env, searches, bare, feed) -> None:
     print(
         f"\nStandpoint search and feeds: {args.replies:,} replies, {engine}, {os.cpu_count()} cores\n"
     )
-    print("| query | found | median ms | p95 ms |")
-    print("|---|---|---:|---:|")
-    every = []
+    print(
+        "| query | found | engine median ms | engine p95 ms | page median ms "
+        "| page p95 ms |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    pages, engines = [], []
     for row in searches:
-        times = row["times"]
-        every += times
+        times, engine_times = row["times"], row["engine"]
+        pages += times
+        engines += engine_times
         shown = " ".join(f"{k}={v}" for k, v in row["query"].items())
         print(
-            f"| `{shown}` | {row['found']} | {statistics.median(times):.1f} | {percentile(sorted(times), 95):.1f} |"
+            f"| `{shown}` | {row['found']} | {statistics.median(engine_times):.1f} | "
+            f"{percentile(sorted(engine_times), 95):.1f} | "
+            f"{statistics.median(times):.1f} | {percentile(sorted(times), 95):.1f} |"
         )
-    median, p95 = statistics.median(every), percentile(sorted(every), 95)
-    ok = median <= MEDIAN_MS and p95 <= P95_MS
-    print(
-        f"\nOver all queries: median {median:.1f} ms (target ≤ {MEDIAN_MS:g}), p95 "
-        f"{p95:.1f} ms (target ≤ {P95_MS:g}): {'ok' if ok else 'MISSED'}\n"
-    )
+    print()
+    for name, values in (
+        ("the engine (count and a page)", engines),
+        ("the whole page", pages),
+    ):
+        median, p95 = statistics.median(values), percentile(sorted(values), 95)
+        ok = median <= MEDIAN_MS and p95 <= P95_MS
+        print(
+            f"Over all queries, {name}: median {median:.1f} ms (target ≤ "
+            f"{MEDIAN_MS:g}), p95 {p95:.1f} ms (target ≤ {P95_MS:g}): "
+            f"{'ok' if ok else 'MISSED'}"
+        )
+    print()
     ratio = feed.rps / bare.rps
     print("| load | req/s | p50 ms | p99 ms | errors | ratio to bare | target |")
     print("|---|---:|---:|---:|---:|---:|---|")
