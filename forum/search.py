@@ -13,8 +13,9 @@ the index alone. A hidden reply has no entry. Both engines read a query as
 words only: quotes, operators (AND, OR, NOT, NEAR), `*`, `:`, `^` and
 parentheses are never syntax, so no input can make a query fail.
 
-- SQLite: an FTS5 table over the rows (external content, kept by triggers),
-  ranked by bm25 with the text weighing most, excerpts from snippet().
+- SQLite: an FTS5 table over the rows (external content, kept by triggers,
+  porter stemming), ranked by bm25 with the text weighing most, excerpts
+  from snippet().
 - PostgreSQL: a stored tsvector in each row (weights: text A, tags and
   author B) and one of its facets, under GIN indexes, ranked by ts_rank_cd,
   excerpts from ts_headline.

@@ -14,7 +14,7 @@ SQLITE = [
     "CREATE VIRTUAL TABLE forum_search_fts USING fts5("
     "body, tags, author, facets, "
     "content='forum_searchentry', content_rowid='post_id', "
-    "tokenize = 'unicode61 remove_diacritics 2')",
+    "tokenize = 'porter unicode61 remove_diacritics 2')",
     "CREATE TRIGGER forum_searchentry_ai AFTER INSERT ON forum_searchentry BEGIN "
     "INSERT INTO forum_search_fts (rowid, body, tags, author, facets) "
     "VALUES (new.post_id, new.body, new.tags, new.author, new.facets); END",
