@@ -167,7 +167,8 @@ def measure() -> None:
             response = client.get("/search/", query)
             times.append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200, (query, response.status_code)
-        found = response.content.decode().split(" found.</p>")[0].rsplit(">", 1)[-1]
+        page = response.content.decode()
+        found = page.split('class="result-count" role="status">')[1].split(" found")[0]
         rows.append(
             {
                 "query": query,

@@ -44,6 +44,9 @@ QUERY_MAX_LENGTH = 200
 # match of a word in nearly every reply would cost a tenth of a second at
 # 100,000 replies, and a forum's reader wants the recent argument first.
 RANKED = 3000
+# Counts stop here ("more than 1,000"): pages go no further, and counting
+# every match of a common word costs PostgreSQL a visit to each.
+COUNTED = 1000
 WORD = re.compile(r"\w+")
 
 
@@ -126,7 +129,7 @@ class Engine:
         SearchEntry.objects.all().delete()
 
     def count(self, terms: list[str], scope: Scope) -> int:
-        """How many replies in `scope` match every term."""
+        """How many replies in `scope` match every term, up to COUNTED + 1."""
         raise NotImplementedError
 
     def page(
@@ -164,8 +167,9 @@ class SQLiteEngine(Engine):
     def count(self, terms, scope):
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT COUNT(*) FROM forum_search_fts WHERE forum_search_fts MATCH %s",
-                [self.match(terms, scope)],
+                "SELECT COUNT(*) FROM (SELECT 1 FROM forum_search_fts "
+                "WHERE forum_search_fts MATCH %s LIMIT %s)",
+                [self.match(terms, scope), COUNTED + 1],
             )
             return cursor.fetchone()[0]
 
@@ -227,8 +231,12 @@ class PostgresEngine(Engine):
     def count(self, terms, scope):
         where, params = self._where(terms, scope)
         with connection.cursor() as cursor:
+            # Counting every match reads every matching row's visibility:
+            # enough to know there are more than a reader would page through.
             cursor.execute(
-                f"SELECT COUNT(*) FROM forum_searchentry s WHERE {where}", params
+                "SELECT COUNT(*) FROM (SELECT 1 FROM forum_searchentry s "
+                f"WHERE {where} LIMIT %s) capped",
+                [*params, COUNTED + 1],
             )
             return cursor.fetchone()[0]
 
@@ -238,23 +246,25 @@ class PostgresEngine(Engine):
         options = f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12"
         matches = f"FROM forum_searchentry s WHERE {where} ORDER BY s.post_id DESC"
         if newest:
-            rows, order = f"SELECT s.post_id, s.body {matches}", "post_id DESC"
+            chosen = f"SELECT s.post_id, 0 AS score {matches} LIMIT %s OFFSET %s"
+            params = [*params, limit, offset]
         else:
-            rows = (
-                "SELECT post_id, body, ts_rank_cd(document, "
-                f"plainto_tsquery('english', %s)) AS score FROM (SELECT s.post_id, "
-                f"s.body, s.document {matches} LIMIT {RANKED}) newest"
+            # Ranked among the newest matches, from their tsvectors alone; the
+            # text is read for the page's rows only, by ts_headline.
+            chosen = (
+                f"SELECT post_id, ts_rank(document, plainto_tsquery('english', %s)) "
+                f"AS score FROM (SELECT s.post_id, s.document {matches} "
+                f"LIMIT {RANKED}) newest ORDER BY score DESC, post_id DESC "
+                "LIMIT %s OFFSET %s"
             )
-            order = "score DESC, post_id DESC"
-            params = [query, *params]
+            params = [query, *params, limit, offset]
         with connection.cursor() as cursor:
-            # Excerpts for the page's rows only: ts_headline reads the text.
             cursor.execute(
-                "SELECT post_id, ts_headline('english', body, "
-                "plainto_tsquery('english', %s), %s) FROM ("
-                f"SELECT * FROM ({rows}) ranked ORDER BY {order} "
-                f"LIMIT %s OFFSET %s) page ORDER BY {order}",
-                [query, options, *params, limit, offset],
+                "SELECT e.post_id, ts_headline('english', e.body, "
+                f"plainto_tsquery('english', %s), %s) FROM ({chosen}) chosen "
+                "JOIN forum_searchentry e ON e.post_id = chosen.post_id "
+                "ORDER BY chosen.score DESC, chosen.post_id DESC",
+                [query, options, *params],
             )
             return [Hit(pk, excerpt(text)) for pk, text in cursor.fetchall()]
 

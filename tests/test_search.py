@@ -275,3 +275,15 @@ def test_a_search_in_a_second_topic_finds_it(client, db):
     topic = make_topic()
     post = make_post(topic=topic, body="Semiconductor supply chains.")
     assert found(client, q="semiconductor", topic=topic.slug) == [post.pk]
+
+
+def test_counts_stop_past_a_thousand(client, topic, monkeypatch):
+    from forum import search
+
+    monkeypatch.setattr(search, "COUNTED", 3)
+    made = [make_post(topic=topic, body=f"Walrus number {n}.") for n in range(5)]
+    page = client.get("/search/", {"q": "walrus", "sort": "newest"}).content.decode()
+    assert "More than 3 replies found: the first 3 are shown." in page
+    assert (
+        found(client, q="walrus", sort="newest") == [p.pk for p in reversed(made)][:3]
+    )

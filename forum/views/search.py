@@ -28,8 +28,14 @@ class Results(Sequence):
         self.engine = search.engine()
 
     @cached_property
-    def total(self) -> int:
+    def found(self) -> int:
+        """How many matched, up to one past search.COUNTED."""
         return self.engine.count(self.terms, self.scope)
+
+    @cached_property
+    def total(self) -> int:
+        """What the pages go through: the first COUNTED at most."""
+        return min(self.found, search.COUNTED)
 
     def __len__(self) -> int:
         return self.total
@@ -143,4 +149,5 @@ def search_page(request):
         if hit.post_id in posts and not posts[hit.post_id].is_hidden
     ]
     context["page"] = page
+    context["more"] = found.found > search.COUNTED
     return render(request, TEMPLATE, context)
