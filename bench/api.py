@@ -22,7 +22,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -31,15 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (  # noqa: E402
-    ROOT,
     SLUG,
     SPREAD_WARMUP_SECONDS,
-    free_port,
+    bench_env,
     prepare,
     run,
     say,
+    site_and_bare,
     spread_script,
-    start_server,
     wrk,
 )
 
@@ -60,44 +58,31 @@ def main() -> None:
     if args.build:
         return build(args.build)
     tmp = Path(tempfile.mkdtemp(prefix="standpoint-bench-api-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "forum.settings",
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-        "SECRET_KEY": "benchmark-only-" + "x" * 40,
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "PYTHONPATH": str(ROOT),
-        "EXPORT_ROOT": str(tmp / "exports"),
+    env = bench_env(
+        tmp,
+        None,
+        EXPORT_ROOT=str(tmp / "exports"),
         # Counted on every request, as in production, but never refusing.
-        "RATE_LIMIT_API": "100000000/m",
-    }
-    servers = []
+        RATE_LIMIT_API="100000000/m",
+    )
     try:
         prepare(args, tmp, env)
-        site_port, bare_port = free_port(), free_port()
-        servers.append(
-            start_server("forum.asgi:application", site_port, args.workers, env, ROOT)
-        )
-        servers.append(
-            start_server("bare:asgi", bare_port, args.workers, env, ROOT / "bench")
-        )
-        site = f"http://127.0.0.1:{site_port}"
-        say("Load: bare view")
-        bare = wrk("bare Django view, 20 KB", f"http://127.0.0.1:{bare_port}/", args)
-        say("Walking the API for its cursors")
-        paths = cursor_paths(site)
-        script = spread_script(tmp, paths)
-        say(f"Load: API pages spread over {len(paths):,} cursors")
-        spread = wrk(
-            "API pages, spread over cursors",
-            f"{site}/",
-            args,
-            script=script,
-            warmup=SPREAD_WARMUP_SECONDS,
-        )
-        say("Exports over HTTP")
-        downloads = {name: download(site, name) for name in EXPORTS}
+        with site_and_bare(env, args.workers) as (site, bare_url):
+            say("Load: bare view")
+            bare = wrk("bare Django view, 20 KB", bare_url, args)
+            say("Walking the API for its cursors")
+            paths = cursor_paths(site)
+            script = spread_script(tmp, paths)
+            say(f"Load: API pages spread over {len(paths):,} cursors")
+            spread = wrk(
+                "API pages, spread over cursors",
+                f"{site}/",
+                args,
+                script=script,
+                warmup=SPREAD_WARMUP_SECONDS,
+            )
+            say("Exports over HTTP")
+            downloads = {name: download(site, name) for name in EXPORTS}
         say("Exports in a process of their own, for peak memory")
         memory = json.loads(
             run([sys.executable, "bench/api.py", "--build", SLUG], env)
@@ -105,10 +90,6 @@ def main() -> None:
             .splitlines()[-1]
         )
     finally:
-        for server in servers:
-            os.killpg(server.pid, signal.SIGTERM)
-        for server in servers:
-            server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
     report(args, bare, spread, downloads, memory)
 

@@ -32,7 +32,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,42 +270,57 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="standpoint-bench-"))
-    env = {
+    # Each client posts back to back: this measures throughput, not flood control.
+    env = bench_env(tmp, args.database_url, RATE_LIMIT_POST="off")
+    failed = False
+    try:
+        sessions = prepare(args, tmp, env)
+        with site_and_bare(env, args.workers) as (site, bare_url):
+            say("Load: bare view")
+            bare = wrk("bare Django view, 20 KB", bare_url, args)
+            if not args.spread_only:
+                failed |= page_loads(args, env, site, sessions, bare)
+            failed |= spread_loads(args, env, tmp, site, sessions, bare)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failed:
+        sys.exit(1)
+
+
+def bench_env(tmp: Path, database_url: str | None, **settings: str) -> dict:
+    """The environment every benchmark serves and fills the site with."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "forum.settings",
-        "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
         "SECRET_KEY": "benchmark-only-" + "x" * 40,
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "POSTS_PER_PAGE": str(PER_PAGE),
         "PYTHONPATH": str(ROOT),
-        # Each client posts back to back: this measures throughput, not flood control.
-        "RATE_LIMIT_POST": "off",
+        **settings,
     }
-    servers, failed = [], False
+
+
+@contextmanager
+def site_and_bare(env: dict, workers: int) -> Iterator[tuple[str, str]]:
+    """The site and the bare view, each served as `manage.py serve` serves it;
+    yields their base URLs and stops both."""
+    servers = []
     try:
-        sessions = prepare(args, tmp, env)
         site_port, bare_port = free_port(), free_port()
         servers.append(
-            start_server("forum.asgi:application", site_port, args.workers, env, ROOT)
+            start_server("forum.asgi:application", site_port, workers, env, ROOT)
         )
         servers.append(
-            start_server("bare:asgi", bare_port, args.workers, env, ROOT / "bench")
+            start_server("bare:asgi", bare_port, workers, env, ROOT / "bench")
         )
-        site = f"http://127.0.0.1:{site_port}"
-        say("Load: bare view")
-        bare = wrk("bare Django view, 20 KB", f"http://127.0.0.1:{bare_port}/", args)
-        if not args.spread_only:
-            failed |= page_loads(args, env, site, sessions, bare)
-        failed |= spread_loads(args, env, tmp, site, sessions, bare)
+        yield f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{bare_port}/"
     finally:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
         for server in servers:
             server.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if failed:
-        sys.exit(1)
 
 
 def prepare(args, tmp: Path, env: dict) -> list[dict]:

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -29,15 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (  # noqa: E402
-    ROOT,
     SLUG,
-    free_port,
+    bench_env,
     percentile,
     prepare,
     run,
     say,
+    site_and_bare,
     spread_script,
-    start_server,
     wrk,
 )
 
@@ -75,17 +73,7 @@ def main() -> None:
     if args.measure:
         return measure()
     tmp = Path(tempfile.mkdtemp(prefix="standpoint-bench-search-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "forum.settings",
-        "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
-        "SECRET_KEY": "benchmark-only-" + "x" * 40,
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "PYTHONPATH": str(ROOT),
-        "RATE_LIMIT_SEARCH": "off",
-    }
-    servers = []
+    env = bench_env(tmp, args.database_url, RATE_LIMIT_SEARCH="off")
     try:
         prepare(args, tmp, env)
         say("Searching in-process")
@@ -96,32 +84,21 @@ def main() -> None:
         )
         say("Feed paths for every filter view")
         out = run([sys.executable, "bench/paths.py", "--slug", SLUG], env)
-        views = sorted(
-            {feed_path(p) for p in json.loads(out.strip().splitlines()[-1])["paths"]}
-        )
-        site_port, bare_port = free_port(), free_port()
-        servers.append(
-            start_server("forum.asgi:application", site_port, args.workers, env, ROOT)
-        )
-        servers.append(
-            start_server("bare:asgi", bare_port, args.workers, env, ROOT / "bench")
-        )
-        say("Load: bare view")
-        bare = wrk("bare Django view, 20 KB", f"http://127.0.0.1:{bare_port}/", args)
-        say(f"Load: the topic feed spread over {len(views)} filter views")
-        feed = wrk(
-            "topic feed, spread over filters",
-            f"http://127.0.0.1:{site_port}/",
-            args,
-            ("Accept-Encoding: gzip",),
-            script=spread_script(tmp, views),
-            warmup=10,
-        )
+        paths = json.loads(out.strip().splitlines()[-1])["paths"]
+        views = sorted({feed_path(path) for path in paths})
+        with site_and_bare(env, args.workers) as (site, bare_url):
+            say("Load: bare view")
+            bare = wrk("bare Django view, 20 KB", bare_url, args)
+            say(f"Load: the topic feed spread over {len(views)} filter views")
+            feed = wrk(
+                "topic feed, spread over filters",
+                f"{site}/",
+                args,
+                ("Accept-Encoding: gzip",),
+                script=spread_script(tmp, views),
+                warmup=10,
+            )
     finally:
-        for server in servers:
-            os.killpg(server.pid, signal.SIGTERM)
-        for server in servers:
-            server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
     report(args, env, searches, bare, feed)
 
