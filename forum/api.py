@@ -37,7 +37,7 @@ api = NinjaAPI(
     description=(
         "Who argued what in each debate, where they stood, who or what wrote it, "
         "what ties they declared and what moderators did. Read-only and public; "
-        "bulk downloads are at /data/<slug>/datapackage.json."
+        "bulk downloads are at /data/{slug}/datapackage.json."
     ),
     urls_namespace="api-1",
     docs_url="/docs",

@@ -733,3 +733,22 @@ def test_axe_finds_no_wcag_violations(
             .every(x => getComputedStyle(x).color === getComputedStyle(x.parentNode).color
                 && getComputedStyle(x).backgroundColor === 'rgba(0, 0, 0, 0)')"""
     ), "a chip's ✕ must keep the chip's colours, which axe checks on its label"
+
+
+def test_api_docs_render_under_the_sites_script_policy(site, new_page):
+    """The docs page's scripts are files of ours: with the CSP as it is, every
+    endpoint is listed, and the browser reports no refused script or error."""
+    base, _ = site
+    page = new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/api/v1/docs")
+    page.locator(".opblock").first.wait_for()
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {p.replace("\u200b", "") for p in paths} == {
+        "/api/v1/topics",
+        "/api/v1/topics/{slug}/posts",
+        "/api/v1/posts/{post_id}",
+        "/api/v1/moderation",
+    }
+    assert errors == []
