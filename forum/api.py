@@ -85,8 +85,8 @@ def invalid_parameters(request, exc: ValidationError):
 
 def served(stamp, params: frozenset[str] = frozenset()):
     """Limit, refuse unknown parameters, then answer from the cache at the
-    version `stamp(request, **path)` gives ((version, last_modified), or None
-    for a 404 with the message it sets)."""
+    version `stamp(request, **path)` gives: (version, last_modified), or the
+    JSON 404 to answer instead."""
 
     def decorator(run):
         @wraps(run)
