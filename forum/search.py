@@ -17,7 +17,7 @@ parentheses are never syntax, so no input can make a query fail.
   porter stemming), ranked by bm25 with the text weighing most, excerpts
   from snippet().
 - PostgreSQL: a stored tsvector in each row (weights: text A, tags and
-  author B) and one of its facets, under GIN indexes, ranked by ts_rank_cd,
+  author B) and one of its facets, under GIN indexes, ranked by ts_rank,
   excerpts from ts_headline.
 
 A site that outgrows PostgreSQL's search implements `Engine` over OpenSearch
