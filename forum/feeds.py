@@ -10,7 +10,6 @@ topic version like the pages, with ETag and Last-Modified.
 """
 
 from django.contrib.syndication.views import Feed
-from django.db.models import Prefetch
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
@@ -19,7 +18,8 @@ from django.views.decorators.http import require_safe
 
 from .caching import serve_cached
 from .forms import ThreadFilterForm
-from .models import ModerationAction, Post, PostStance, Topic
+from .models import ModerationAction, Post, Topic
+from .opendata import with_links
 from .records import NAMESPACE
 from .views.records import moderation_stamp
 from .views.threads import THREAD_PARAMS, list_stamp, thread_stamp
@@ -90,7 +90,7 @@ class RepliesFeed(Feed):
     feed_type = DisclosureAtom
 
     def item_title(self, post: Post) -> str:
-        stances = "; ".join(link.tag.name for link in post.stance_links.all())
+        stances = "; ".join(stance.name for stance in post.stances.all())
         return f"{post.author.get_username()} in “{post.topic.title}”" + (
             f" ({stances})" if stances else ""
         )
@@ -121,12 +121,8 @@ class RepliesFeed(Feed):
         topic_url = self.request.build_absolute_uri(post.topic.get_absolute_url())
         return {
             "stances": [
-                (
-                    link.tag.slug,
-                    link.tag.name,
-                    f"{topic_url}#positions-title",
-                )
-                for link in post.stance_links.all()
+                (stance.slug, stance.name, f"{topic_url}#positions-title")
+                for stance in post.stances.all()
             ],
             "describedby": self.request.build_absolute_uri(
                 reverse("post-disclosure", args=[post.pk])
@@ -143,15 +139,8 @@ def replies(posts, order: str) -> list[Post]:
     """The newest published replies of `posts` with what an entry shows, in a
     fixed number of queries: authors and topics, stances, declared parties
     and the topics' parties (for the maker-is-a-party flag)."""
-    stances = PostStance.objects.select_related("tag").order_by("tag__position__order")
-    return list(
-        posts.published()
-        .select_related("author", "topic")
-        .prefetch_related(
-            Prefetch("stance_links", stances), "conflict_parties", "topic__parties"
-        )
-        .order_by(order)[:ENTRIES]
-    )
+    found = posts.published().select_related("author", "topic").order_by(order)
+    return with_links(list(found[:ENTRIES]))
 
 
 class LatestFeed(RepliesFeed):

@@ -22,11 +22,14 @@ from .models import (
     Conflict,
     ModerationAction,
     Paid,
+    Party,
+    Position,
     Post,
     PostKeyword,
     PostRevision,
     PostStance,
     ReviewState,
+    Stance,
     StanceTally,
     Topic,
 )
@@ -54,39 +57,89 @@ def posts_for_records(posts):
     return posts.select_related("author").annotate(last_version=Subquery(last_version))
 
 
-def attach(posts: list[Post], topic: Topic) -> list[Post]:
-    """Give `posts` (of `topic`, its parties loaded) their stances, keywords and
-    the parties their disclosures name: three queries, however many posts.
+def with_links(posts: list[Post]) -> list[Post]:
+    """Give `posts` (their topics loaded) their stances, the parties their
+    disclosures name and their topics' parties (the maker-is-a-party flag
+    reads them), in three queries however many posts and topics, as
+    `post.stances.all()`, `post.conflict_parties.all()` and
+    `post.topic.parties.all()` answer them.
 
-    Plain value lists rather than prefetch_related: a prefetch builds a related
+    Plain lists rather than prefetch_related: a prefetch builds a related
     manager and a filtered queryset for every post, which cost more than the
     queries themselves on a page of a hundred replies or an export.
     """
     ids = [post.pk for post in posts]
-    stances, tags, tied = defaultdict(list), defaultdict(list), defaultdict(list)
-    for row in PostStance.objects.filter(content_object_id__in=ids).values_list(
+    stances, tied = defaultdict(list), defaultdict(list)
+    # One Stance (and Position) object per stance, not per link: an export
+    # has a hundred thousand links and a dozen stances.
+    made: dict[int, Stance] = {}
+    for (
+        pk,
+        tag,
+        slug,
+        name,
+        polarity,
+        position,
+        position_slug,
+        order,
+    ) in PostStance.objects.filter(content_object_id__in=ids).values_list(
         "content_object_id",
+        "tag_id",
         "tag__slug",
+        "tag__name",
         "tag__polarity",
+        "tag__position_id",
         "tag__position__slug",
         "tag__position__order",
-        "tag__position_id",
     ):
-        stances[row[0]].append(row[1:])
-    for pk, name in PostKeyword.objects.filter(content_object_id__in=ids).values_list(
-        "content_object_id", "tag__name"
-    ):
-        tags[pk].append(name)
-    parties = {party.pk: party for party in topic.parties.all()}
+        if tag not in made:
+            made[tag] = Stance(id=tag, slug=slug, name=name, polarity=polarity)
+            made[tag].position = Position(id=position, slug=position_slug, order=order)
+        stances[pk].append(made[tag])
+    topics = {post.topic_id: post.topic for post in posts}
+    unloaded = [
+        topic
+        for topic in topics.values()
+        if "parties" not in getattr(topic, "_prefetched_objects_cache", {})
+    ]
+    if unloaded:
+        found = defaultdict(list)
+        for party in Party.objects.filter(topic__in=unloaded):
+            found[party.topic_id].append(party)
+        for topic in unloaded:
+            topic._prefetched_objects_cache = {
+                **getattr(topic, "_prefetched_objects_cache", {}),
+                "parties": Loaded(found[topic.pk]),
+            }
+    named = {p.pk: p for topic in topics.values() for p in topic.parties.all()}
     links = Post.conflict_parties.through.objects.filter(post_id__in=ids)
     for pk, party in links.values_list("post_id", "party_id"):
-        tied[pk].append(parties[party])
+        tied[pk].append(named[party])
+    for post in posts:
+        post.topic = topics[post.topic_id]
+        order = sorted(
+            stances[post.pk],
+            key=lambda s: (s.position.order, s.position_id, s.polarity),
+        )
+        post._prefetched_objects_cache = {
+            "stances": order,
+            "conflict_parties": Loaded(sorted(tied[post.pk], key=lambda p: p.name)),
+        }
+    return posts
+
+
+def attach(posts: list[Post], topic: Topic) -> list[Post]:
+    """`posts` of `topic` ready for post_record: `with_links`, and their
+    keywords (one more query)."""
     for post in posts:
         post.topic = topic
-        post.record_stances = sorted(stances[post.pk], key=lambda s: (s[3], s[4], s[1]))
+    with_links(posts)
+    tags = defaultdict(list)
+    keywords = PostKeyword.objects.filter(content_object_id__in=[p.pk for p in posts])
+    for pk, name in keywords.values_list("content_object_id", "tag__name"):
+        tags[pk].append(name)
+    for post in posts:
         post.record_tags = sorted(tags[post.pk], key=str.casefold)
-        named = sorted(tied[post.pk], key=lambda party: party.name)
-        post._prefetched_objects_cache = {"conflict_parties": Loaded(named)}
     return posts
 
 
@@ -126,8 +179,12 @@ def _content(post: Post) -> dict:
         "body": post.body,
         "body_html": post.body_html,
         "stances": [
-            {"stance": slug, "position": position, "polarity": polarity}
-            for slug, polarity, position, *_ in post.record_stances
+            {
+                "stance": stance.slug,
+                "position": stance.position.slug,
+                "polarity": stance.polarity,
+            }
+            for stance in post.stances.all()
         ],
         "tags": post.record_tags,
         "disclosure": disclosure_record(post),

@@ -1,6 +1,5 @@
 """/search/: replies found by their words, with the thread's reader filters."""
 
-from collections import defaultdict
 from collections.abc import Sequence
 from functools import cache, cached_property
 from urllib.parse import quote
@@ -12,8 +11,8 @@ from django.views.decorators.http import require_safe
 from .. import limits, search
 from ..forms import SearchForm
 from ..http import too_many_requests
-from ..models import Party, Post, PostStance, Topic
-from ..opendata import Loaded, post_url
+from ..models import Post, Topic
+from ..opendata import post_url, with_links
 from .base import paginate
 
 TEMPLATE = "forum/search.html"
@@ -68,37 +67,14 @@ def reverse_cached_topic(slug: str) -> str:
 
 
 def strip_ready(posts) -> list[Post]:
-    """`posts` with what a result shows (stances, declared parties, the topic's
-    parties for the maker-is-a-party flag) loaded in three plain queries:
-    prefetch_related would build a related manager and queryset per reply."""
-    posts = list(posts)
-    ids = [post.pk for post in posts]
-    stances = defaultdict(list)
-    for link in PostStance.objects.filter(content_object_id__in=ids).select_related(
-        "tag"
-    ):
-        stances[link.content_object_id].append(link.tag)
-    parties = defaultdict(list)
-    for party in Party.objects.filter(topic_id__in={post.topic_id for post in posts}):
-        parties[party.topic_id].append(party)
-    named = {party.pk: party for found in parties.values() for party in found}
-    tied = defaultdict(list)
-    links = Post.conflict_parties.through.objects.filter(post_id__in=ids)
-    for post_id, party_id in links.values_list("post_id", "party_id"):
-        tied[post_id].append(named[party_id])
+    """`posts` with what a result shows: their links (opendata.with_links) and
+    their addresses, formatted rather than reversed sixty times a page."""
+    posts = with_links(list(posts))
     profile = _profile_url()
     for post in posts:
-        # Formatted, not reversed: a page of twenty asks for sixty links.
         post.url = post_url("post-detail", post.pk)
         post.profile_url = profile.format(quote(post.author.get_username()))
         post.topic.url = reverse_cached_topic(post.topic.slug)
-        post.topic._prefetched_objects_cache = {
-            "parties": Loaded(parties[post.topic_id])
-        }
-        post._prefetched_objects_cache = {
-            "stances": stances[post.pk],
-            "conflict_parties": Loaded(sorted(tied[post.pk], key=lambda p: p.name)),
-        }
     return posts
 
 
