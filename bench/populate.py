@@ -187,7 +187,7 @@ def add_replies(topic: Topic, count: int, users: list, seed: int) -> None:
 def session_for(user) -> dict:
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "forum.auth.Backend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     # The CSRF cookie holds the secret; Django also accepts it unmasked in a form.

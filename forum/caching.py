@@ -125,15 +125,19 @@ def fragment(
     keep: Callable[[T], bool] = lambda value: True,
 ) -> T:
     """The cached value for `parts`, or `render()`'s, kept for the next reader if
-    `store` and `keep(value)`.
+    `store` and `keep(value)`."""
+    if not store:
+        return render()
+    return once(f"fragment:{digest(*parts)}", render, keep=keep)
+
+
+def once(key: str, render: Callable[[], T], *, keep: Callable[[T], bool]) -> T:
+    """The value cached at `key`, or `render()`'s, kept if `keep(value)`.
 
     One render per key at a time in a process: when a busy topic changes, the
     threads that miss its new version together wait for the first one's render
     instead of each making their own (and use it even if the cache is down).
     """
-    if not store:
-        return render()
-    key = f"fragment:{digest(*parts)}"
     value = cache_get(key)
     if value is not None:
         return value
@@ -228,12 +232,8 @@ def serve_cached(
     """The response `render()` gives for this URL at this `version`: a 304 when
     the client holds it, else the stored bytes, else rendered and stored.
 
-    Only the gzip copy is kept, made once when the response is stored (a
-    fifth of the bytes, so a cache of 10,000 pages stays near 150 MB a worker);
-    a client that does not take gzip gets it inflated, about 0.1 ms for a
-    thread page. Compressing is safe here (no BREACH) because a stored response
-    holds no secret: responses that set a cookie, use a CSRF token or show a
-    message are never stored.
+    Only the gzip copy is kept (see `stored_page`); a client that does not
+    take gzip gets it inflated, about 0.1 ms for a thread page.
     """
     key = digest(version, canonical_path(request))
     gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
@@ -242,22 +242,58 @@ def serve_cached(
     not_modified = get_conditional_response(request, etag=etag, last_modified=modified)
     if not_modified is not None:
         return _mark(not_modified, etag, modified)
-    stored = cache_get(f"response:{key}")
-    if stored is None:
-        response = render()
-        if not (cacheable(request, params) and is_shareable(request, response)):
-            return response
-        compressed = gzip.compress(response.content, 6, mtime=0)
-        stored = (compressed, response["Content-Type"])
-        cache_set(f"response:{key}", stored)
+    stored = stored_page(request, version, render, params=params)
+    if isinstance(stored, HttpResponse):
+        return stored
     compressed, content_type = stored
     response = HttpResponse(
-        compressed if gzipped else zlib.decompress(compressed, wbits=31),
-        content_type=content_type,
+        compressed if gzipped else inflate(compressed), content_type=content_type
     )
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
     return _mark(response, etag, modified)
+
+
+def stored_page(
+    request,
+    version: str,
+    render: Callable[[], HttpResponse],
+    *,
+    params: frozenset[str],
+) -> tuple[bytes, str] | HttpResponse:
+    """The stored (gzipped bytes, content type) of this URL at `version`,
+    rendered once per process when absent; or the response itself when it may
+    not be stored (unknown parameters, not a 200, something of the reader's).
+
+    Only the gzip copy is kept, made once when the response is stored (a
+    fifth of the bytes, so a cache of 10,000 pages stays near 150 MB a worker).
+    Compressing is safe here (no BREACH) because a stored response holds no
+    secret: responses that set a cookie, use a CSRF token or show a message
+    are never stored.
+    """
+    fresh: list[HttpResponse] = []
+
+    def make() -> tuple[bytes, str] | None:
+        response = render()
+        if not (cacheable(request, params) and is_shareable(request, response)):
+            fresh.append(response)
+            return None
+        compressed = gzip.compress(response.content, 6, mtime=0)
+        return compressed, response["Content-Type"]
+
+    key = f"response:{digest(version, canonical_path(request))}"
+    if not cacheable(request, params):
+        return render()
+    stored = once(key, make, keep=lambda value: value is not None)
+    if stored is None:
+        # This thread's render could not be stored; a thread that waited on
+        # another's renders its own.
+        return fresh[0] if fresh else render()
+    return stored
+
+
+def inflate(compressed: bytes) -> bytes:
+    return zlib.decompress(compressed, wbits=31)
 
 
 def is_shareable(request, response: HttpResponse) -> bool:

@@ -124,11 +124,15 @@ def post_document(post: Post, page: Page, revisions: list[PostRevision]) -> dict
     }
 
 
-def thread_jsonld(topic: Topic, comments: list[dict]) -> SafeString:
+def thread_jsonld(
+    topic: Topic, comments: list[dict], *, counted: bool = True
+) -> SafeString:
     """A <script type="application/ld+json"> for a thread page and the replies on it
     (`comment_record` of each shown reply, kept with its rendered piece).
 
-    Browsers never run it, so the site's script policy does not apply.
+    A page that is not `counted` stays as it is while replies are added, so
+    it gives no count and is dated by the topic's last revision. Browsers
+    never run it, so the site's script policy does not apply.
     """
     data = {
         "@context": {"@vocab": SCHEMA, PREFIX: NAMESPACE},
@@ -139,8 +143,8 @@ def thread_jsonld(topic: Topic, comments: list[dict]) -> SafeString:
         "text": topic.lede or topic.title,
         "author": {"@type": "Organization", "name": topic.source_publication},
         "datePublished": _iso(topic.created),
-        "dateModified": _iso(topic.updated),
-        "commentCount": topic.reply_count,
+        "dateModified": _iso(topic.updated if counted else topic.revised),
+        **({"commentCount": topic.reply_count} if counted else {}),
         **_sourced(topic),
         "comment": comments,
     }

@@ -200,6 +200,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# The database's sessions and users, each read by one plain query (forum/auth.py).
+SESSION_ENGINE = "forum.auth"
+AUTHENTICATION_BACKENDS = ["forum.auth.Backend"]
 # No inline script or style anywhere: templates and the admin load files only.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

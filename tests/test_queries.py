@@ -15,25 +15,26 @@ from forum.models import Post, PostStatus
 from .factories import make_post, make_topic, make_user, stance
 
 # A thread page, anonymous, with every cache empty (replies' pieces are stored,
-# not cached): the page cache's stamp and the view's (topic id and `updated`),
-# the topic + its positions + parties + conflict parties (then cached per topic
+# not cached): the topic's stamp (id, `updated`, `revised`, reply count), the
+# topic + its positions + parties + conflict parties (then cached per topic
 # version), the page's post ids (so a deep page's OFFSET walks the index alone),
 # those posts' rows with their stored pieces, and on the whole thread's first
 # page the stance map's stored tallies. A cache hit is the stamp alone
 # (tests/test_cache.py).
-THREAD_QUERIES_ANONYMOUS = 9
+THREAD_QUERIES_ANONYMOUS = 8
 # Deeper pages and filtered views lead with the replies: no stance map.
 THREAD_QUERIES_DEEP = THREAD_QUERIES_ANONYMOUS - 1
-# Signed in: the page cache's stamp makes way for session and user; + the
-# reader's disclosure defaults, + the reply form's stances and parties.
-THREAD_QUERIES_SIGNED_IN = THREAD_QUERIES_ANONYMOUS - 1 + 2 + 3
+# Signed in: + session and user, + the reader's disclosure defaults, + the
+# reply form's stances and parties (the page itself is the anonymous one).
+THREAD_QUERIES_SIGNED_IN = THREAD_QUERIES_ANONYMOUS + 2 + 3
 # Staff pieces show hidden replies' text, so they are cached rather than
 # stored: on an empty cache, staff also render theirs (PIECE_QUERIES - 3).
 THREAD_QUERIES_STAFF = THREAD_QUERIES_SIGNED_IN + 4
 # A filter sums its stored tallies (no count of replies), and a stance filter
-# looks its slug up among the topic's.
+# looks its slug up among the topic's: once to read the view (then cached per
+# topic revision), once to render it.
 FILTER_QUERIES = 1
-STANCE_FILTER_QUERIES = 2
+STANCE_FILTER_QUERIES = 3
 # Replies no page has shown since they changed: their rows with authors, their
 # stances, tags and conflict parties; then their new pieces stored in one
 # statement (inside a savepoint, which the tests' transaction makes 3).

@@ -67,7 +67,7 @@ for i in range(%d):
     user = get_user_model().objects.create_user(f"writer{i}")
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "forum.auth.Backend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     sessions.append([session.session_key, get_random_string(32)])

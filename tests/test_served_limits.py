@@ -44,7 +44,7 @@ for name in %r:
     user = get_user_model().objects.create_user(name, password=%r)
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "forum.auth.Backend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     readers[name] = [session.session_key, get_random_string(32)]

@@ -43,7 +43,7 @@ from .posts import (
 from .profiles import INTERESTS_MAX_LENGTH, DisclosureDefaults
 from .search import SearchEntry
 from .tallies import ReplyTally, StanceTally, tallied_count
-from .topics import Party, Polarity, Position, Stance, Topic, TopicQuerySet
+from .topics import PageStamp, Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
     "AUTHORSHIP_RANK",
@@ -61,6 +61,7 @@ __all__ = [
     "ModerationActionQuerySet",
     "ModerationKind",
     "Paid",
+    "PageStamp",
     "Party",
     "Polarity",
     "Position",

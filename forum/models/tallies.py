@@ -81,7 +81,7 @@ class ReplyTally(Tally):
 
 
 def tallied_count(
-    topic: Topic,
+    topic: Topic | int,
     *,
     stance: Stance | None = None,
     authorships: list[str] | None = None,

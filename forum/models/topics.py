@@ -1,6 +1,7 @@
 """Topics seeded from articles, and the parties and positions they name."""
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connections, models
@@ -30,6 +31,18 @@ class TopicQuerySet(models.QuerySet):
         row = self._fetch_one("SELECT id, updated FROM {table} WHERE slug = %s", slug)
         return None if row is None else (row[0], _as_datetime(row[1]))
 
+    def page_stamp(self, slug: str) -> "PageStamp | None":
+        """What a thread page is versioned on, in the same one query as `stamp`."""
+        row = self._fetch_one(
+            "SELECT id, updated, revised, reply_count + hidden_count "
+            "FROM {table} WHERE slug = %s",
+            slug,
+        )
+        if row is None:
+            return None
+        pk, updated, revised, shown = row
+        return PageStamp(pk, _as_datetime(updated), _as_datetime(revised), shown)
+
     def post_stamp(self, post_id: int) -> tuple[int, datetime] | None:
         """The (id, updated) of the topic that holds reply `post_id`."""
         row = self._fetch_one(
@@ -49,6 +62,13 @@ class TopicQuerySet(models.QuerySet):
         with connections[self.db].cursor() as cursor:
             cursor.execute(sql.format(table=table), params)
             return cursor.fetchone()
+
+
+class PageStamp(NamedTuple):
+    pk: int
+    updated: datetime  # any change, a new reply included
+    revised: datetime  # any change but a new reply
+    shown: int  # replies in the whole thread, tombstones included
 
 
 def _as_datetime(value: datetime | str) -> datetime:
@@ -85,6 +105,10 @@ class Topic(Disclosure):
     # Hidden replies stay in the thread as tombstones, so pages count them too.
     hidden_count = models.PositiveIntegerField(default=0, editable=False)
     updated = models.DateTimeField(default=timezone.now, editable=False)
+    # Moved with `updated` by every change except a new reply, which leaves
+    # every full page of older replies as it was: those pages are versioned
+    # on this one, so they stay cached while people post (views.threads).
+    revised = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = TopicQuerySet.as_manager()
 

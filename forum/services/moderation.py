@@ -127,8 +127,9 @@ def topics_set_flag(
     changing = list(
         locked_rows(topics).exclude(**{flag: value}).values_list("pk", flat=True)
     )
+    now = timezone.now()
     Topic.objects.filter(pk__in=changing).update(
-        **{flag: value}, updated=timezone.now()
+        **{flag: value}, updated=now, revised=now
     )
     ModerationAction.objects.bulk_create(
         ModerationAction(actor=actor, action=kind, reason=reason, topic_id=pk)

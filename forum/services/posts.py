@@ -94,7 +94,7 @@ def post_create(
     created = tallies.Snapshot.of_new(
         post, stances, has_party=bool(disclosure.conflict_parties)
     )
-    tallies.tallies_apply(tallies.Snapshot(), created, now=now)
+    tallies.tallies_apply(tallies.Snapshot(), created, now=now, appended=True)
     search.reindex([post.pk])
     return post
 

@@ -103,13 +103,17 @@ class Snapshot:
         return {topic for topic, _ in self.statuses}
 
 
-def tallies_apply(before: Snapshot, after: Snapshot, *, now=None) -> None:
+def tallies_apply(
+    before: Snapshot, after: Snapshot, *, now=None, appended: bool = False
+) -> None:
     """Add what changed between two snapshots to the stored counts.
 
     Every topic either snapshot names moves its `updated` too, so its cached
-    pages are versioned out in the same transaction.
+    pages are versioned out in the same transaction, and its `revised` unless
+    the change only `appended` a new reply (which no older page shows).
     """
     now = now or timezone.now()
+    stamps = {"updated": now} if appended else {"updated": now, "revised": now}
     for topic_id in sorted(before.topic_ids | after.topic_ids):
         moved = {
             name: after.statuses[topic_id, status] - before.statuses[topic_id, status]
@@ -119,7 +123,7 @@ def tallies_apply(before: Snapshot, after: Snapshot, *, now=None) -> None:
             )
         }
         Topic.objects.filter(pk=topic_id).update(
-            updated=now, **{name: F(name) + n for name, n in moved.items() if n}
+            **stamps, **{name: F(name) + n for name, n in moved.items() if n}
         )
     changes = {
         segment: after.segments[segment] - before.segments[segment]
@@ -190,7 +194,8 @@ def tallied(posts) -> Iterator[None]:
 
 def topics_touch(*, topic_ids: Iterable[int]) -> None:
     """Mark topics changed where no reply moved (a new position, a review)."""
-    Topic.objects.filter(pk__in=list(topic_ids)).update(updated=timezone.now())
+    now = timezone.now()
+    Topic.objects.filter(pk__in=list(topic_ids)).update(updated=now, revised=now)
 
 
 @transaction.atomic

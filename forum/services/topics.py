@@ -42,6 +42,7 @@ def topic_save(*, topic: Topic, disclosure: DisclosureAnswers) -> Topic:
     topic.full_clean(exclude=["conflict_parties"])
     topic.save()
     topic.conflict_parties.set(disclosure.conflict_parties)
+    topics_touch(topic_ids=[topic.pk])  # every cached page of it shows its parts
     return topic
 
 

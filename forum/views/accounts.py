@@ -57,7 +57,7 @@ def signup(request):
             user = services.user_signup(
                 username=data["username"], password=data["password1"]
             )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="forum.auth.Backend")
         return redirect(next_url or "topic-list")
 
     context = {"form": form, "next": next_url}
