@@ -29,10 +29,10 @@ from .models import Post, ReplyPiece, Topic
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "forum/_post.html"
-# Bump when records.comment_record or this module change what a piece holds.
-FORMAT = 7
+# Bump when records.comment_text or this module change what a piece holds.
+FORMAT = 8
 
-Piece = tuple[str, dict | None]  # (HTML, JSON-LD record or None when hidden)
+Piece = tuple[str, str]  # (HTML, JSON-LD record as text, "" when hidden)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def render(topic: Topic, ids: list[int], *, staff: bool) -> dict[int, Piece]:
     return {
         post.pk: (
             template.render({"post": post, "topic": topic, "user": reader}),
-            records.comment_record(post),
+            records.comment_text(post),
         )
         for post in posts
     }

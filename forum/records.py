@@ -125,10 +125,11 @@ def post_document(post: Post, page: Page, revisions: list[PostRevision]) -> dict
 
 
 def thread_jsonld(
-    topic: Topic, comments: list[dict], *, counted: bool = True
+    topic: Topic, comments: list[str], *, counted: bool = True
 ) -> SafeString:
     """A <script type="application/ld+json"> for a thread page and the replies on it
-    (`comment_record` of each shown reply, kept with its rendered piece).
+    (`comment_text` of each shown reply, kept with its rendered piece and
+    joined here as it is).
 
     A page that is not `counted` stays as it is while replies are added, so
     it gives no count and is dated by the topic's last revision. Browsers
@@ -146,9 +147,15 @@ def thread_jsonld(
         "dateModified": _iso(topic.updated if counted else topic.revised),
         **({"commentCount": topic.reply_count} if counted else {}),
         **_sourced(topic),
-        "comment": comments,
     }
-    return script(data)
+    text = f'{json_text(data)[:-1]},"comment":[{",".join(comments)}]}}'
+    return _script_element(text)
+
+
+def comment_text(post: Post) -> str:
+    """`comment_record` as the text a thread page's JSON-LD joins; "" if hidden."""
+    record = comment_record(post)
+    return "" if record is None else json_text(record)
 
 
 EXCERPT_WORDS = 16
@@ -205,9 +212,18 @@ def _sourced(item: Post | Topic) -> dict:
 
 
 def script(data: dict) -> SafeString:
-    """`data` as a JSON-LD script element; <, > and & escaped so no text ends it early."""
+    """`data` as a JSON-LD script element."""
+    return _script_element(json_text(data))
+
+
+def json_text(data: dict) -> str:
+    """`data` as compact JSON that is safe inside a script element: <, > and &
+    escaped, so no text ends it early."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _script_element(text: str) -> SafeString:
     return format_html(
         '<script type="application/ld+json">{}</script>', mark_safe(text)
     )

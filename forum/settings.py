@@ -1,5 +1,6 @@
 """Standpoint settings: one module, read from the environment with safe dev defaults."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -155,6 +156,14 @@ CACHES = {
 }
 if CACHES["limits"]["BACKEND"].endswith("LocMemCache"):
     CACHES["limits"]["OPTIONS"] = {"MAX_ENTRIES": 100_000}
+if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    # Each worker's memory, and stored pages in files all workers of this
+    # machine share (forum/localcache.py), one folder per database.
+    CACHES["default"]["BACKEND"] = "forum.localcache.SharedLocalCache"
+    _database = f"{DATABASES['default'].get('HOST')}/{DATABASES['default']['NAME']}"
+    CACHES["default"]["OPTIONS"]["DIRECTORY"] = Path(
+        os.environ.get("CACHE_DIR", BASE_DIR / "var" / "cache")
+    ) / hashlib.sha256(_database.encode()).hexdigest()[:16]
 # Where flood-control counts live (forum/limits.py): "cache" when Redis serves
 # the limits cache, shared by every worker and machine and falling back to the
 # database while it is down; otherwise "database", shared by every worker with

@@ -428,7 +428,9 @@ class ReplyPiece(models.Model):
     )
     version = models.CharField(max_length=64)
     html = models.TextField()
-    record = models.JSONField(null=True)  # the reply's JSON-LD; None when hidden
+    # The reply's JSON-LD as compact text escaped for a script element, which
+    # a page joins as it is (records.comment_text); empty when hidden.
+    record = models.TextField(blank=True)
 
     def __str__(self):
         return f"piece of #{self.post_id}"
