@@ -19,7 +19,8 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 
-from django.db import DatabaseError, transaction
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection, transaction
 from django.template.loader import get_template
 
 from . import history, records
@@ -43,8 +44,9 @@ class Reader:
     pk = None
 
 
-ROW = [field.attname for field in Post._meta.concrete_fields]
-PK = ROW.index(Post._meta.pk.attname)
+PK = [field.attname for field in Post._meta.concrete_fields].index(
+    Post._meta.pk.attname
+)
 
 
 def reply_pieces(topic: Topic, ids: list[int], *, staff: bool) -> list[Piece]:
@@ -56,11 +58,8 @@ def reply_pieces(topic: Topic, ids: list[int], *, staff: bool) -> list[Piece]:
     stored (for staff, cached), so the next page that shows them finds them.
     """
     parts = topic_parts(topic)
-    rows = Post.objects.filter(pk__in=ids).values_list(
-        *ROW, "author__username", "piece__version", "piece__html", "piece__record"
-    )
     versions, found = {}, {}
-    for *row, author, version, html, record in rows:
+    for *row, author, version, html, record in rows_with_pieces(ids):
         pk = row[PK]
         versions[pk] = digest(*row, author, parts, staff, templates())
         if not staff and version == versions[pk]:
@@ -78,6 +77,32 @@ def reply_pieces(topic: Topic, ids: list[int], *, staff: bool) -> list[Piece]:
             store(made, versions)
         found.update(made)
     return [found[pk] for pk in ids if pk in found]
+
+
+def rows_with_pieces(ids: list[int]) -> list[tuple]:
+    """Each reply's row (its columns as the database gives them), its author's
+    name and its stored piece, in one plain query: the ORM spent longer
+    building this query than the database running it."""
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_rows_sql(connection.vendor, len(ids)), ids)
+        return cursor.fetchall()
+
+
+@cache
+def _rows_sql(vendor: str, n: int) -> str:
+    quote = connection.ops.quote_name
+    user = get_user_model()
+    columns = ", ".join(f"p.{quote(f.column)}" for f in Post._meta.concrete_fields)
+    name = quote(user._meta.get_field(user.USERNAME_FIELD).column)
+    return (
+        f"SELECT {columns}, u.{name}, r.version, r.html, r.record "
+        f"FROM {quote(Post._meta.db_table)} p "
+        f"JOIN {quote(user._meta.db_table)} u ON u.{quote(user._meta.pk.column)} = p.author_id "
+        f"LEFT JOIN {quote(ReplyPiece._meta.db_table)} r ON r.post_id = p.id "
+        f"WHERE p.id IN ({', '.join(['%s'] * n)})"
+    )
 
 
 def render(topic: Topic, ids: list[int], *, staff: bool) -> dict[int, Piece]:

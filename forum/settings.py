@@ -161,9 +161,10 @@ if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     # machine share (forum/localcache.py), one folder per database.
     CACHES["default"]["BACKEND"] = "forum.localcache.SharedLocalCache"
     _database = f"{DATABASES['default'].get('HOST')}/{DATABASES['default']['NAME']}"
-    CACHES["default"]["OPTIONS"]["DIRECTORY"] = Path(
-        os.environ.get("CACHE_DIR", BASE_DIR / "var" / "cache")
-    ) / hashlib.sha256(_database.encode()).hexdigest()[:16]
+    CACHES["default"]["OPTIONS"]["DIRECTORY"] = (
+        Path(os.environ.get("CACHE_DIR", BASE_DIR / "var" / "cache"))
+        / hashlib.sha256(_database.encode()).hexdigest()[:16]
+    )
 # Where flood-control counts live (forum/limits.py): "cache" when Redis serves
 # the limits cache, shared by every worker and machine and falling back to the
 # database while it is down; otherwise "database", shared by every worker with

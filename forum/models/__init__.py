@@ -42,7 +42,7 @@ from .posts import (
 )
 from .profiles import INTERESTS_MAX_LENGTH, DisclosureDefaults
 from .search import SearchEntry
-from .tallies import ReplyTally, StanceTally, tallied_count
+from .tallies import ReplyTally, StanceTally, TopicTallies, tallied_count
 from .topics import PageStamp, Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
@@ -93,4 +93,5 @@ __all__ = [
     "Written",
     "not_blank",
     "tallied_count",
+    "TopicTallies",
 ]

@@ -1,7 +1,7 @@
 """Replies: disclosed, tagged by stance, and kept with their history."""
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
@@ -108,6 +108,19 @@ class PostQuerySet(models.QuerySet):
 
     def in_thread_order(self):
         return self.order_by("number")
+
+    def numbered(self, topic_id: int, first: int, last: int) -> list[int]:
+        """The ids of `topic_id`'s replies numbered `first` to `last`, in order,
+        by the (topic, number) index and plain SQL (a thread page on a miss)."""
+        connection = connections[self.db]
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE topic_id = %s "
+                "AND number BETWEEN %s AND %s ORDER BY number",
+                [topic_id, first, last],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
 
     def in_order_of(self, ids) -> list["Post"]:
         """These posts in the order of `ids`, found by primary key alone.

@@ -1,7 +1,9 @@
 """Counts stored so that no page counts replies: the stance map's and the filters'."""
 
-from django.db import models
-from django.db.models import Q, Sum
+from dataclasses import dataclass
+
+from django.db import connection, models
+from django.db.models import Q
 
 from .disclosure import Authorship, Ties
 from .topics import Polarity, Position, Stance, Topic
@@ -89,14 +91,49 @@ def tallied_count(
 ) -> int:
     """Published replies of `topic` in a reader filter's segments, from the
     stored rows: one small query, whatever the thread's size."""
-    if stance is not None:
-        rows = StanceTally.objects.filter(
-            position_id=stance.position_id, polarity=stance.polarity
+    return TopicTallies.of(topic).count(
+        stance=stance, authorships=authorships, ties=ties
+    )
+
+
+@dataclass(frozen=True)
+class TopicTallies:
+    """All of a topic's stored tallies, read in one query: a page that needs
+    the count of one filter view and then another (or a cache holding them for
+    a topic version) sums rows in memory instead of asking again."""
+
+    # (position id, polarity, authorship, ties, count); the position and
+    # polarity are None for the topic's rows whatever their stances.
+    rows: tuple[tuple[int | None, str | None, str, str, int], ...]
+
+    @classmethod
+    def of(cls, topic: Topic | int) -> "TopicTallies":
+        pk = topic if isinstance(topic, int) else topic.pk
+        quote = connection.ops.quote_name
+        stances, replies = (quote(m._meta.db_table) for m in (StanceTally, ReplyTally))
+        n = quote("count")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT position_id, polarity, authorship, ties, {n} FROM {stances} "
+                "WHERE topic_id = %s UNION ALL "
+                f"SELECT NULL, NULL, authorship, ties, {n} FROM {replies} "
+                "WHERE topic_id = %s",
+                [pk, pk],
+            )
+            return cls(tuple(map(tuple, cursor.fetchall())))
+
+    def count(
+        self,
+        *,
+        stance: Stance | None = None,
+        authorships: list[str] | None = None,
+        ties: str | None = None,
+    ) -> int:
+        side = (None, None) if stance is None else (stance.position_id, stance.polarity)
+        return sum(
+            n
+            for position, polarity, authorship, tie, n in self.rows
+            if (position, polarity) == side
+            and (authorships is None or authorship in authorships)
+            and (not ties or tie == ties)
         )
-    else:
-        rows = ReplyTally.objects.filter(topic=topic)
-    if authorships is not None:
-        rows = rows.filter(authorship__in=authorships)
-    if ties:
-        rows = rows.filter(ties=ties)
-    return rows.aggregate(n=Sum("count"))["n"] or 0

@@ -46,7 +46,7 @@ from ..caching import (
     stored_page,
 )
 from ..forms import PostForm, ThreadFilterForm
-from ..models import DisclosureDefaults, PageStamp, Post, Topic, tallied_count
+from ..models import DisclosureDefaults, PageStamp, Post, Topic, TopicTallies
 from ..pieces import Reader, reply_pieces, topic_parts
 from .base import per_page
 
@@ -152,10 +152,12 @@ def thread_view(request, slug: str, stamp: PageStamp) -> ThreadView:
     elif staff or not valid:
         count = None  # staff filter hidden replies too, which no tally holds
     else:
-        count = fragment(
-            ("view-count", stamp.pk, stamp.updated.isoformat(), query),
-            lambda: tallied_count(stamp.pk, **segments),
+        # One query per topic version for every filter view's count.
+        tallies = fragment(
+            ("tallies", stamp.pk, stamp.updated.isoformat()),
+            lambda: TopicTallies.of(stamp.pk),
         )
+        count = tallies.count(**segments)
     return ThreadView(stamp, staff, valid, filtering, newest, number, count)
 
 
@@ -388,8 +390,7 @@ class ThreadNumbers(Sequence):
         if not isinstance(index, slice):
             return self[index : index + 1][0]
         start, stop, _ = index.indices(self.last)
-        shown = self.topic.posts.filter(number__range=(start + 1, stop))
-        return list(shown.order_by("number").values_list("pk", flat=True))
+        return Post.objects.numbered(self.topic.pk, start + 1, stop)
 
 
 class Ends(Sequence):
