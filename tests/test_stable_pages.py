@@ -205,3 +205,19 @@ def test_the_reply_posted_message_shows_on_the_shared_page(topic, user):
     assert response.status_code == 200
     assert "Your reply is posted." in " ".join(messages_shown(response))
     assert "Your reply is posted." not in page(Client().get(f"/t/{topic.slug}/"))
+
+
+def test_a_reply_a_filter_does_not_pick_leaves_that_view_cached(client, topic, seven):
+    """Every page of a view with a known count is keyed on that count, not on
+    the topic's every change: its newest run too."""
+    picked = f"/t/{topic.slug}/?stance={ENDANGERS}&order=newest"
+    other = f"/t/{topic.slug}/?stance=opposes-ban-is-justified"
+    before = {path: client.get(path) for path in (picked, other)}
+
+    make_post(topic=topic, stances=[stance(topic, "opposes-ban-is-justified")])
+
+    unchanged = client.get(picked, headers={"if-none-match": before[picked]["ETag"]})
+    changed = client.get(other, headers={"if-none-match": before[other]["ETag"]})
+    assert unchanged.status_code == 304
+    assert changed.status_code == 200
+    assert result_line(changed).startswith("1 reply")

@@ -124,13 +124,31 @@ class ThreadView:
 
     @property
     def version(self) -> str:
+        """What the page is keyed on: what it shows, so that a new reply
+        changes the key only of pages it changes.
+
+        A full older run: the topic's revision and the view's number of pages.
+        Another page of a view with a known count: the revision and the count
+        (a reply this view does not pick leaves it as it is). Staff, and a
+        view that must be counted: the topic's every change.
+        """
         stamp, reader = self.stamp, "staff" if self.staff else "all"
+        revised = stamp.revised.isoformat()
         if self.stable:
-            return f"{stamp.pk}:r{stamp.revised.isoformat()}:{self.pages}:{reader}"
+            return f"{stamp.pk}:r{revised}:p{self.pages}:{reader}"
+        if self.valid and self.count is not None and not self.staff:
+            return f"{stamp.pk}:r{revised}:n{self.count}:{reader}"
         return f"{stamp.pk}:u{stamp.updated.isoformat()}:{reader}"
 
     @property
+    def counted(self) -> bool:
+        """Whether the page gives the topic's reply count and latest change
+        (in its JSON-LD): only pages every new reply changes anyway."""
+        return not (self.stable or self.filtering)
+
+    @property
     def modified(self) -> datetime:
+        """Last-Modified: no earlier than any change the page shows."""
         return self.stamp.revised if self.stable else self.stamp.updated
 
 
@@ -293,7 +311,7 @@ def thread_body(request, topic: Topic, view: ThreadView) -> tuple[str, int]:
         **thread_parts(request, topic, filters, full=full),
         "positions": positions_section(topic) if full else "",
         "jsonld": records.thread_jsonld(
-            topic, [c for _, c in pieces if c], counted=not view.stable
+            topic, [c for _, c in pieces if c], counted=view.counted
         ),
         "locked_notice": services.TOPIC_LOCKED,
     }
