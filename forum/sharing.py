@@ -34,15 +34,19 @@ from django.urls import reverse
 
 from .caching import fragment
 
-ACCOUNT = ("<!--account-->", "<!--/account-->")
-REPLY = ("<!--reply-->", "<!--/reply-->")
-MESSAGES = "<!--messages-->"
 # What a reader's kept parts hold where their CSRF token goes: no token is
 # ever kept, each request gets its own.
 TOKEN = "csrf-token-of-this-request"
 # As forum/_post.html leaves it: the reply's id and its author's.
 RAW_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")
-HOLE = re.compile(r"<!--edit (\d+) ([0-9a-f]{16})-->")
+# Everything `fill` puts in, found in one pass: `<!--edit <post> <tag>-->`,
+# `<!--account-->…<!--/account-->`, `<!--reply-->…<!--/reply-->`, `<!--messages-->`.
+PARTS = re.compile(
+    r"<!--(?:edit (?P<post>\d+) (?P<author>[0-9a-f]{16})"
+    r"|(?P<part>account|reply)-->.*?<!--/(?P=part)"
+    r"|messages)-->",
+    re.S,
+)
 
 
 def anonymous_copy(request):
@@ -68,44 +72,38 @@ def seal_holes(html: str) -> str:
 
 
 def fill(request, html: str, *, reply_section) -> str:
-    """`html`, a shared page, with this signed-in reader's parts in it.
+    """`html`, a shared page, with this signed-in reader's parts in it, in
+    one pass over the page.
 
     `reply_section()` renders the reply form's place (with `TOKEN` for its
     CSRF token), called only when the page has one.
     """
     user = request.user
+    token = get_token(request)
+    # The reader's parts are kept rendered with a stand-in for the token.
     account = fragment(
         ("account", user.pk, user.get_username(), user.is_staff),
         lambda: render_to_string("_account.html", {"user": user, "csrf_token": TOKEN}),
-    )
-    html = _splice(html, ACCOUNT, account)
-    if REPLY[0] in html:
-        html = _splice(html, REPLY, reply_section())
+    ).replace(TOKEN, token)
     messages = get_messages(request)
     shown = (
         render_to_string("_messages.html", {"messages": messages}) if messages else ""
     )
-    html = html.replace(MESSAGES, shown, 1)
-    # The reader's parts are kept rendered with a stand-in for the token.
-    return edit_links(html, user).replace(TOKEN, get_token(request))
-
-
-def edit_links(html: str, user) -> str:
-    """Each Edit hole made a link where `user` may edit, the others removed."""
     # One reverse() for all: a page of a reader's own replies has twenty links.
     url = reverse("post-edit", args=[0]).replace("/0/", "/{}/")
     staff, mine = user.is_staff, author_tag(user.pk)
 
-    def link(match) -> str:
-        if staff or hmac.compare_digest(match[2], mine):
-            return f'<a class="edit-link" href="{url.format(match[1])}">Edit</a>'
-        return ""
+    def part(match) -> str:
+        if match["post"]:  # an Edit link where this reader may edit
+            if staff or hmac.compare_digest(match["author"], mine):
+                return (
+                    f'<a class="edit-link" href="{url.format(match["post"])}">Edit</a>'
+                )
+            return ""
+        if match["part"] == "account":
+            return account
+        if match["part"] == "reply":
+            return reply_section().replace(TOKEN, token)
+        return shown
 
-    return HOLE.sub(link, html)
-
-
-def _splice(html: str, marks: tuple[str, str], inner: str) -> str:
-    start, end = html.find(marks[0]), html.find(marks[1])
-    if start < 0 or end < start:
-        return html
-    return html[:start] + inner + html[end + len(marks[1]) :]
+    return PARTS.sub(part, html)
