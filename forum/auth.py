@@ -11,14 +11,14 @@ worker at once, whatever the cache.
     AUTHENTICATION_BACKENDS = ["forum.auth.Backend"]
 """
 
-from functools import cache
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.sessions.backends import db
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.utils import timezone
+
+from .models.rows import plain_get
 
 
 class SessionStore(db.SessionStore):
@@ -44,45 +44,14 @@ class SessionStore(db.SessionStore):
 
 class Backend(ModelBackend):
     def get_user(self, user_id):
-        """The active user `user_id`, read by one plain query and converted
-        as the ORM converts it (dates are dates)."""
+        """The active user `user_id`, read by one plain query."""
         model = get_user_model()
         try:
             pk = model._meta.pk.to_python(user_id)
         except ValidationError:  # a session naming no valid id: nobody
             return None
-        using = router.db_for_read(model)
-        sql, fields, converters = _user_query(using)
-        connection = connections[using]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [pk])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        values = list(row)
-        for index, expression, convert in converters:
-            values[index] = convert(values[index], expression, connection)
-        user = model.from_db(using, [field.attname for field in fields], values)
-        return user if self.user_can_authenticate(user) else None
-
-
-@cache
-def _user_query(using: str) -> tuple[str, list, list]:
-    """The user row's query, its fields, and the converters its values need."""
-    model = get_user_model()
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    fields = model._meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    sql = (
-        f"SELECT {columns} FROM {quote(model._meta.db_table)} "
-        f"WHERE {quote(model._meta.pk.column)} = %s"
-    )
-    converters = []  # (column index, its expression, a converter), in order
-    for index, field in enumerate(fields):
-        expression = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(
-            expression
-        ) + field.get_db_converters(connection):
-            converters.append((index, expression, convert))
-    return sql, fields, converters
+        column = connections[router.db_for_read(model)].ops.quote_name(
+            model._meta.pk.column
+        )
+        user = plain_get(model, f"{column} = %s", [pk])
+        return user if user is not None and self.user_can_authenticate(user) else None

@@ -1,30 +1,24 @@
 """What readers say about themselves once, to pre-fill each disclosure they still confirm."""
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from .disclosure import Paid, not_blank
+from .rows import plain_get
 
 INTERESTS_MAX_LENGTH = 2000
 
 
 class DisclosureDefaultsQuerySet(models.QuerySet):
     def current_for(self, user_id: int) -> "DisclosureDefaults | None":
-        """The user's current defaults, if they ever set any.
-
-        Raw SQL: every signed-in thread page asks, for its reply form's cache
-        key, and compiling the ORM query would cost several times the query.
-        """
-        table = connections[self.db].ops.quote_name(self.model._meta.db_table)
-        found = self.raw(
-            f"SELECT * FROM {table} WHERE user_id = %s "
-            "ORDER BY created DESC, id DESC LIMIT 1",
-            [user_id],
+        """The user's current defaults, if they ever set any: every signed-in
+        thread page asks, for its reply form's cache key (a plain query)."""
+        return plain_get(
+            self.model, "user_id = %s", [user_id], order="created DESC, id DESC"
         )
-        return next(iter(found), None)
 
 
 class DisclosureDefaults(models.Model):
