@@ -8,14 +8,31 @@ read in one query for any number of topics whatever their size; widths are whole
 them with classes of its stylesheet (the CSP allows no inline style).
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 
+from django.db import DatabaseError, transaction
+from django.template.loader import get_template, render_to_string
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from .models import Polarity, Position, Stance, StanceTally, Ties, Topic, Written
+from .caching import digest
+from .models import (
+    Polarity,
+    Position,
+    Stance,
+    StanceMapPiece,
+    StanceTally,
+    Ties,
+    Topic,
+    TopicTallies,
+    Written,
+)
+
+logger = logging.getLogger(__name__)
 
 # Which bands a bar has, each with the query parameter its segments filter on.
 BANDS = (("written", Written), ("ties", Ties))
@@ -237,3 +254,38 @@ def widths(counts: list[int], scale: int) -> list[int]:
     while sum(result) > target and max(result) > 1:
         result[result.index(max(result))] -= 1
     return result
+
+
+def stored_section(topic: Topic, tallies: TopicTallies) -> str:
+    """The thread's positions section with the stance map, from its stored
+    rendering while what it shows is unchanged; built, rendered and stored
+    otherwise. `topic` has its positions and parties loaded."""
+    version = digest(topic.pk, topic.revised.isoformat(), tallies.rows, _templates())
+    stored = (
+        StanceMapPiece.objects.filter(topic=topic.pk, version=version)
+        .values_list("html", flat=True)
+        .first()
+    )
+    if stored is not None:
+        return stored
+    html = render_to_string(
+        "forum/_positions.html", {"topic": topic, "map": for_topic(topic)}
+    )
+    try:
+        with transaction.atomic():
+            StanceMapPiece.objects.bulk_create(
+                [StanceMapPiece(topic_id=topic.pk, version=version, html=html)],
+                update_conflicts=True,
+                unique_fields=["topic"],
+                update_fields=["version", "html"],
+            )
+    except DatabaseError as exc:  # busy: stored by the next reader
+        logger.warning("Stance map of topic %d not stored: %s", topic.pk, exc)
+    return html
+
+
+@cache
+def _templates() -> str:
+    """The source of what renders the section, so a release renders it anew."""
+    names = ("forum/_positions.html", "forum/_stance_legend.html")
+    return digest(*(get_template(name).template.source for name in names))

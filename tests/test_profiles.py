@@ -12,7 +12,14 @@ from django.db import IntegrityError, transaction
 from pytest_django.asserts import assertRedirects
 
 from forum import services
-from forum.models import DisclosureDefaults, Post, PostStatus, ReplyPiece, Topic
+from forum.models import (
+    DisclosureDefaults,
+    Post,
+    PostStatus,
+    ReplyPiece,
+    StanceMapPiece,
+    Topic,
+)
 
 from .browser_form import form_values
 from .factories import edit_post, make_post, make_topic, make_user, stance
@@ -28,7 +35,7 @@ from .pages import (
     squash,
     summary_errors,
 )
-from .test_queries import PIECE_QUERIES, THREAD_QUERIES_SIGNED_IN
+from .test_queries import MAP_QUERIES, PIECE_QUERIES, THREAD_QUERIES_SIGNED_IN
 
 DEFAULTS_URL = "/accounts/profile/"
 SAVED = "Your defaults are saved; your profile shows them."
@@ -50,7 +57,7 @@ PROFILE_QUERIES_EDITED = PROFILE_QUERIES + 1
 SIGNED_IN_QUERIES = 2
 # Thread page, signed in, on an empty cache with no reply's piece stored
 # (tests/test_queries.py): the page's and its replies' pieces.
-THREAD_QUERIES_COLD = THREAD_QUERIES_SIGNED_IN + PIECE_QUERIES
+THREAD_QUERIES_COLD = THREAD_QUERIES_SIGNED_IN + PIECE_QUERIES + MAP_QUERIES
 # Everything cached: session, user, the topic's stamp, the reader's defaults.
 THREAD_QUERIES_WARM = 4
 # The thread body cached, the reply fields not: + the form's stances and parties.
@@ -980,6 +987,7 @@ def test_thread_page_on_an_empty_cache_costs_a_reader_with_defaults_the_same(
         for alias in settings.CACHES:
             caches[alias].clear()
         ReplyPiece.objects.all().delete()
+        StanceMapPiece.objects.all().delete()
         counts.append(
             thread_cost(
                 client, topic, django_assert_max_num_queries, THREAD_QUERIES_COLD

@@ -5,10 +5,11 @@ import json
 import re
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 
 from forum import services, sharing
-from forum.models import Post, PostStatus, Topic
+from forum.models import Post, PostStatus, StanceMapPiece, Topic
 
 from .factories import edit_post, make_post, make_user, stance
 from .pages import (
@@ -221,3 +222,38 @@ def test_a_reply_a_filter_does_not_pick_leaves_that_view_cached(client, topic, s
     assert unchanged.status_code == 304
     assert changed.status_code == 200
     assert result_line(changed).startswith("1 reply")
+
+
+def test_the_stored_stance_map_follows_every_change_it_shows(
+    client, topic, seven, moderator
+):
+    """Stored for an empty cache, but never served once the tallies or the
+    topic's positions changed."""
+    url = f"/t/{topic.slug}/"
+
+    def counts() -> str:
+        caches["default"].clear()
+        html = page(client.get(url))
+        return re.search(r'<p class="counts">(.*?)</p>', html, re.S)[1]
+
+    assert "7 support<" in counts()
+    assert StanceMapPiece.objects.filter(topic=topic).exists()
+    stored = StanceMapPiece.objects.get(topic=topic)
+    stored.html = stored.html.replace(">7 support<", ">70 support<")
+    stored.save()
+    assert "70 support<" in counts()  # read from the store, not rendered
+
+    make_post(topic=topic, stances=[stance(topic, ENDANGERS)])
+    assert "8 support<" in counts()
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=seven[0].pk),
+        status=PostStatus.HIDDEN,
+        actor=moderator,
+        reason="Spam.",
+    )
+    assert "7 support<" in counts()
+    position = stance(topic, ENDANGERS).position
+    position.claim = "Defenders lose the most"
+    services.topic_save_parts(topic=topic, saved=[position], deleted=[])
+    caches["default"].clear()
+    assert "Defenders lose the most" in page(client.get(url))

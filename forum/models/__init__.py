@@ -42,7 +42,13 @@ from .posts import (
 )
 from .profiles import INTERESTS_MAX_LENGTH, DisclosureDefaults
 from .search import SearchEntry
-from .tallies import ReplyTally, StanceTally, TopicTallies, tallied_count
+from .tallies import (
+    ReplyTally,
+    StanceMapPiece,
+    StanceTally,
+    TopicTallies,
+    tallied_count,
+)
 from .topics import PageStamp, Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
@@ -84,6 +90,7 @@ __all__ = [
     "ReviewState",
     "SearchEntry",
     "Stance",
+    "StanceMapPiece",
     "StanceTally",
     "Suspension",
     "SuspensionQuerySet",

@@ -171,11 +171,7 @@ def thread_view(request, slug: str, stamp: PageStamp) -> ThreadView:
         count = None  # staff filter hidden replies too, which no tally holds
     else:
         # One query per topic version for every filter view's count.
-        tallies = fragment(
-            ("tallies", stamp.pk, stamp.updated.isoformat()),
-            lambda: TopicTallies.of(stamp.pk),
-        )
-        count = tallies.count(**segments)
+        count = topic_tallies(stamp).count(**segments)
     return ThreadView(stamp, staff, valid, filtering, newest, number, count)
 
 
@@ -190,6 +186,8 @@ def read_filters(
     request, slug: str, stamp: PageStamp
 ) -> tuple[bool, bool, bool, dict | None]:
     """(valid, filtering, newest first, tally segments) of the query's filters."""
+    if not request.GET.keys() - {"page"}:  # the whole thread, oldest first
+        return True, False, False, {}
     topic, _ = thread_topic(slug, stamp)
     filters = ThreadFilterForm(request.GET, topic=topic)
     if not filters.is_valid():
@@ -309,7 +307,7 @@ def thread_body(request, topic: Topic, view: ThreadView) -> tuple[str, int]:
         "filters": filters,
         "full": full,
         **thread_parts(request, topic, filters, full=full),
-        "positions": positions_section(topic) if full else "",
+        "positions": positions_section(topic, view.stamp) if full else "",
         "jsonld": records.thread_jsonld(
             topic, [c for _, c in pieces if c], counted=view.counted
         ),
@@ -381,15 +379,22 @@ def topic_head(topic: Topic) -> str:
     return digest(topic_parts(topic), topic.title, sorted(disclosure.items()))
 
 
-def positions_section(topic: Topic) -> str:
-    """The positions with the stance map: one grouped query per topic version,
-    shared by every page and filter of the thread."""
+def positions_section(topic: Topic, stamp: PageStamp) -> str:
+    """The positions with the stance map: shared by every page and filter of
+    the thread while the topic's revision and tallies stay the same, and
+    stored for a cold cache (stancemap.stored_section)."""
+    tallies = topic_tallies(stamp)
     return fragment(
-        ("positions", topic_version(topic.pk, topic.updated)),
-        lambda: render_to_string(
-            "forum/_positions.html",
-            {"topic": topic, "map": stancemap.for_topic(topic)},
-        ),
+        ("positions", topic.pk, stamp.revised.isoformat(), tallies.rows),
+        lambda: stancemap.stored_section(topic, tallies),
+    )
+
+
+def topic_tallies(stamp: PageStamp) -> TopicTallies:
+    """All the topic's stored tallies: one query per topic version."""
+    return fragment(
+        ("tallies", stamp.pk, stamp.updated.isoformat()),
+        lambda: TopicTallies.of(stamp.pk),
     )
 
 
