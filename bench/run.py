@@ -345,6 +345,9 @@ def prepare(args, tmp: Path, env: dict) -> list[dict]:
         ],
         env,
     )
+    # The filler writes around the services: make each reply's piece, as the
+    # site would have when each was first shown (a new release does the same).
+    run([sys.executable, "manage.py", "pieces"], env)
     return json.loads(sessions_file.read_text())
 
 

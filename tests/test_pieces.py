@@ -5,12 +5,15 @@ filter) must not prefetch and render replies it has rendered before, and a
 piece must never outlive what it shows.
 """
 
+from io import StringIO
+
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.test import Client
 
 from forum import services
-from forum.models import Party, Post, PostStatus, Topic
+from forum.models import Party, Post, PostStatus, ReplyPiece, Topic
 from forum.pieces import reply_pieces
 
 from .factories import edit_post, make_post, make_user, stance
@@ -153,3 +156,19 @@ def test_nothing_stale_is_served_after_a_moderator_hides_a_reply(
         text = page(client.get(url))
         assert "Defenders need these models." not in text
         assert "Hidden by moderators: Off topic." in text
+
+
+def test_the_pieces_command_makes_the_missing_and_stale_ones_once(topic):
+    posts = [make_post(topic=topic) for _ in range(3)]
+    ReplyPiece.objects.filter(post=posts[0]).delete()
+    ReplyPiece.objects.filter(post=posts[1]).update(version="stale")
+
+    call_command("pieces", topic.slug, stdout=StringIO())
+    made = dict(ReplyPiece.objects.values_list("post_id", "version"))
+    out = StringIO()
+    call_command("pieces", stdout=out)
+
+    assert set(made) == {post.pk for post in posts}
+    assert "stale" not in made.values()
+    assert dict(ReplyPiece.objects.values_list("post_id", "version")) == made
+    assert "3 replies' pieces current" in out.getvalue()
