@@ -28,7 +28,7 @@ from forum.models import (
 from .conftest import CsrfClient
 from .factories import edit_post, make_post, make_topic, make_user, stance
 from .pages import messages_shown, page, post_block, signed_in, squash
-from .test_queries import PIECE_QUERIES, THREAD_QUERIES_ANONYMOUS
+from .test_queries import MAP_QUERIES, PIECE_QUERIES, THREAD_QUERIES_ANONYMOUS
 
 POSTS = "/admin/forum/post/"
 QUEUE = "/admin/forum/reportedpost/"
@@ -50,9 +50,10 @@ REVIEW_KINDS = {
     "corrected": ModerationKind.CORRECT_DISCLOSURE,
     "self_declared": ModerationKind.CLEAR_REVIEW,
 }
-# Anonymous, replies not shown before (tests/test_queries.py), and one for the
-# stance trails of the edited posts rendered, however many revisions they have.
-THREAD_QUERIES_EDITED = THREAD_QUERIES_ANONYMOUS + PIECE_QUERIES + 1
+# Anonymous, replies and a stance map not shown before (tests/test_queries.py),
+# and one for the stance trails of the edited posts rendered, however many
+# revisions they have.
+THREAD_QUERIES_EDITED = THREAD_QUERIES_ANONYMOUS + PIECE_QUERIES + MAP_QUERIES + 1
 # The post with its topic and author, its stances and their positions, tags,
 # conflict parties and the topic's parties; then how many versions it has, and
 # the page of them shown, with their editors.
