@@ -36,11 +36,13 @@ THREAD_QUERIES_SIGNED_IN = THREAD_QUERIES_ANONYMOUS + 2 + 3
 # stored: on an empty cache, staff also render theirs (PIECE_QUERIES - 3); the
 # stance map is a topic's first view here (MAP_QUERIES).
 THREAD_QUERIES_STAFF = THREAD_QUERIES_SIGNED_IN + 4 + MAP_QUERIES
-# A filter sums its stored tallies (no count of replies), and a stance filter
-# looks its slug up among the topic's: once to read the view (then cached per
-# topic revision), once to render it.
-FILTER_QUERIES = 1
-STANCE_FILTER_QUERIES = 3
+# A filter sums its stored tallies (no count of replies) and reads the reply
+# numbers its runs start at (then cached per topic revision, so that a deep
+# page seeks its run rather than walk an OFFSET); a stance filter also looks
+# its slug up among the topic's: once to read the view (then cached per topic
+# revision), once to render it.
+FILTER_QUERIES = 2
+STANCE_FILTER_QUERIES = 4
 # Replies no page has shown since they changed: their rows with authors, their
 # stances, tags and conflict parties; then their new pieces stored in one
 # statement (inside a savepoint, which the tests' transaction makes 3).

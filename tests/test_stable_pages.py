@@ -257,3 +257,55 @@ def test_the_stored_stance_map_follows_every_change_it_shows(
     services.topic_save_parts(topic=topic, saved=[position], deleted=[])
     caches["default"].clear()
     assert "Defenders lose the most" in page(client.get(url))
+
+
+def test_filtered_pages_seek_their_runs_and_stay_right_as_the_thread_changes(
+    client, settings, topic, moderator
+):
+    """A filter's pages start at reply numbers read once per revision
+    (views.threads.run_starts): replies posted after that, and changes that
+    move the revision, still give every page exactly its run, in both orders."""
+    settings.STANDPOINT_POSTS_PER_PAGE = 3
+    endangers = stance(topic, ENDANGERS)
+    justified = stance(topic, "opposes-ban-is-justified")
+    for number in range(10):  # the odd ones take the stance: five of them
+        make_post(topic=topic, stances=[endangers if number % 2 == 0 else justified])
+    url = f"/t/{topic.slug}/"
+
+    def check():
+        picked = list(
+            Post.objects.filter(
+                topic=topic, status=PostStatus.PUBLISHED, stance_links__tag=endangers
+            )
+            .order_by("number")
+            .values_list("pk", flat=True)
+        )
+        runs = [picked[start : start + 3] for start in range(0, len(picked), 3)]
+        for number, run in enumerate(runs, start=1):
+            oldest = client.get(url, {"stance": ENDANGERS, "page": number})
+            newest = client.get(
+                url,
+                {
+                    "stance": ENDANGERS,
+                    "order": "newest",
+                    "page": len(runs) - number + 1,
+                },
+            )
+            assert shown_post_ids(oldest) == run, number
+            assert shown_post_ids(newest) == run[::-1], number
+        beyond = client.get(url, {"stance": ENDANGERS, "page": len(runs) + 1})
+        assert beyond.status_code == 404
+
+    check()  # reads the starts: runs [1, 3, 5], [7, 9]
+    for number in range(4):  # two runs more, neither in the starts read
+        make_post(topic=topic, stances=[justified if number == 1 else endangers])
+    check()
+    services.posts_set_status(
+        posts=Post.objects.filter(topic=topic, number=3),
+        status=PostStatus.HIDDEN,
+        actor=moderator,
+        reason="Off topic.",
+    )
+    check()
+    edit_post(Post.objects.get(topic=topic, number=5), stances=[justified])
+    check()
