@@ -41,10 +41,11 @@ TOKEN = "csrf-token-of-this-request"
 RAW_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")
 # Everything `fill` puts in, found in one pass: `<!--edit <post> <tag>-->`,
 # `<!--account-->…<!--/account-->`, `<!--reply-->…<!--/reply-->`, `<!--messages-->`.
+# Bytes: the stored page is filled as it is inflated, never decoded.
 PARTS = re.compile(
-    r"<!--(?:edit (?P<post>\d+) (?P<author>[0-9a-f]{16})"
-    r"|(?P<part>account|reply)-->.*?<!--/(?P=part)"
-    r"|messages)-->",
+    rb"<!--(?:edit (?P<post>\d+) (?P<author>[0-9a-f]{16})"
+    rb"|(?P<part>account|reply)-->.*?<!--/(?P=part)"
+    rb"|messages)-->",
     re.S,
 )
 
@@ -71,9 +72,9 @@ def seal_holes(html: str) -> str:
     return RAW_HOLE.sub(lambda m: f"<!--edit {m[1]} {author_tag(int(m[2]))}-->", html)
 
 
-def fill(request, html: str, *, reply_section) -> str:
-    """`html`, a shared page, with this signed-in reader's parts in it, in
-    one pass over the page.
+def fill(request, page: bytes, *, reply_section) -> bytes:
+    """`page`, a shared page's UTF-8 bytes, with this signed-in reader's parts
+    in it, in one pass over the page.
 
     `reply_section()` renders the reply form's place (with `TOKEN` for its
     CSRF token), called only when the page has one.
@@ -81,29 +82,42 @@ def fill(request, html: str, *, reply_section) -> str:
     user = request.user
     token = get_token(request)
     # The reader's parts are kept rendered with a stand-in for the token.
-    account = fragment(
-        ("account", user.pk, user.get_username(), user.is_staff),
-        lambda: render_to_string("_account.html", {"user": user, "csrf_token": TOKEN}),
-    ).replace(TOKEN, token)
+    account = (
+        fragment(
+            ("account", user.pk, user.get_username(), user.is_staff),
+            lambda: render_to_string(
+                "_account.html", {"user": user, "csrf_token": TOKEN}
+            ),
+        )
+        .replace(TOKEN, token)
+        .encode()
+    )
     messages = get_messages(request)
     shown = (
-        render_to_string("_messages.html", {"messages": messages}) if messages else ""
+        render_to_string("_messages.html", {"messages": messages}).encode()
+        if messages
+        else b""
     )
-    # One reverse() for all: a page of a reader's own replies has twenty links.
-    url = reverse("post-edit", args=[0]).replace("/0/", "/{}/")
-    staff, mine = user.is_staff, author_tag(user.pk)
+    staff, mine = user.is_staff, author_tag(user.pk).encode()
 
-    def part(match) -> str:
+    def part(match) -> bytes:
         if match["post"]:  # an Edit link where this reader may edit
             if staff or hmac.compare_digest(match["author"], mine):
-                return (
-                    f'<a class="edit-link" href="{url.format(match["post"])}">Edit</a>'
-                )
-            return ""
-        if match["part"] == "account":
+                return EDIT_LINK % (edit_url().encode() % match["post"])
+            return b""
+        if match["part"] == b"account":
             return account
-        if match["part"] == "reply":
-            return reply_section().replace(TOKEN, token)
+        if match["part"] == b"reply":
+            return reply_section().replace(TOKEN, token).encode()
         return shown
 
-    return PARTS.sub(part, html)
+    return PARTS.sub(part, page)
+
+
+EDIT_LINK = b'<a class="edit-link" href="%s">Edit</a>'
+
+
+def edit_url() -> str:
+    """The Edit link's address with `%s` for the reply: one reverse() for a
+    page of a reader's own replies, which has twenty links."""
+    return reverse("post-edit", args=[0]).replace("/0/", "/%s/")

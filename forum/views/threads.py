@@ -213,9 +213,9 @@ def topic_detail(request, slug):
         )
     found = stored_page(shared, view.version, render_shared, params=THREAD_PARAMS)
     if isinstance(found, HttpResponse):
-        html, status = found.content.decode(), found.status_code
+        html, status = found.content, found.status_code
     else:
-        html, status = inflate(found[0]).decode(), 200
+        html, status = inflate(found[0]), 200
     html = sharing.fill(
         request, html, reply_section=lambda: reply_section(request, slug, stamp)
     )
