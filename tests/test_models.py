@@ -709,3 +709,38 @@ def test_deleting_rows_the_moderation_log_names_in_bulk_is_refused(moderator):
     assert Topic.objects.filter(pk__in=[topic.pk, post.topic_id]).count() == 2
     assert Post.objects.filter(pk=post.pk).exists()
     assert get_user_model().objects.filter(pk=moderator.pk).exists()
+
+
+def test_a_topic_for_its_thread_holds_what_the_orm_prefetch_reads(
+    topic, user, django_assert_num_queries
+):
+    """Topic.objects.for_thread reads by plain SQL what thread_prefetch reads,
+    in the same order, and nothing is read again when the page uses it."""
+    first = topic.positions.order_by("order", "id").first()
+    first.proposed_by = user
+    first.save()
+    later = topic.parties.create(name="Aardvark Labs", slug="aardvark-labs")
+    topic.conflict_parties.add(later)
+    expected = Topic.objects.prefetch_related(*Topic.thread_prefetch()).get(pk=topic.pk)
+
+    with django_assert_num_queries(5):  # the topic, its lists, the proposer
+        found = Topic.objects.for_thread(topic.pk)
+    with django_assert_num_queries(0):
+        positions = [(p.pk, p.slug, p.proposed_by) for p in found.positions.all()]
+        parties = [p.name for p in found.parties.all()]
+        tied = [p.name for p in found.conflict_parties.all()]
+
+    assert positions == [
+        (p.pk, p.slug, p.proposed_by) for p in expected.positions.all()
+    ]
+    assert positions[0][2] == user
+    assert parties == [p.name for p in expected.parties.all()]
+    assert parties[0] == "Aardvark Labs"
+    assert sorted(tied) == sorted(p.name for p in expected.conflict_parties.all())
+    assert "Aardvark Labs" in tied
+    assert (found.title, found.body_html, found.updated) == (
+        expected.title,
+        expected.body_html,
+        expected.updated,
+    )
+    assert Topic.objects.for_thread(topic.pk + 1000) is None

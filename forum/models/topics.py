@@ -57,6 +57,46 @@ class TopicQuerySet(models.QuerySet):
         count, latest = self._fetch_one("SELECT COUNT(*), MAX(updated) FROM {table}")
         return count, None if latest is None else _as_datetime(latest)
 
+    def for_thread(self, pk: int) -> "Topic | None":
+        """The topic with what its thread page reads besides its own row
+        (thread_prefetch's lists), each by plain SQL: on an empty cache the
+        ORM's prefetches cost a thread page about 1.5 ms, five times their
+        queries."""
+        from django.contrib.auth import get_user_model
+
+        from .rows import plain_get, plain_rows, set_prefetched
+
+        topic = plain_get(self.model, "id = %s", [pk])
+        if topic is None:
+            return None
+        quote = connections[self.db].ops.quote_name
+        order = f"{quote('order')}, id"  # Position's ordering
+        positions = plain_rows(Position, "topic_id = %s", [pk], order=order)
+        proposers = {p.proposed_by_id for p in positions} - {None}
+        if proposers:
+            users = get_user_model()
+            marks = ", ".join(["%s"] * len(proposers))
+            found = {
+                u.pk: u for u in plain_rows(users, f"id IN ({marks})", [*proposers])
+            }
+            for position in positions:
+                if position.proposed_by_id is not None:
+                    position.proposed_by = found[position.proposed_by_id]
+        parties = plain_rows(Party, "topic_id = %s", [pk], order="name, id")
+        links = self.model.conflict_parties.through._meta
+        party, owner = (links.get_field(name).column for name in ("party", "topic"))
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(
+                f"SELECT {quote(party)} FROM {quote(links.db_table)} "
+                f"WHERE {quote(owner)} = %s",
+                [pk],
+            )
+            tied = {row[0] for row in cursor.fetchall()}
+        set_prefetched(topic, "positions", positions)
+        set_prefetched(topic, "parties", parties)
+        set_prefetched(topic, "conflict_parties", [p for p in parties if p.pk in tied])
+        return topic
+
     def _fetch_one(self, sql: str, *params):
         table = connections[self.db].ops.quote_name(self.model._meta.db_table)
         with connections[self.db].cursor() as cursor:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.paginator import InvalidPage, Page, Paginator
-from django.db.models import F, Window, prefetch_related_objects
+from django.db.models import F, Window
 from django.db.models.functions import Mod, RowNumber
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -270,8 +270,9 @@ def thread_topic(slug: str, stamp: PageStamp | None = None) -> tuple[Topic, str]
     version = topic_version(*found)
 
     def load() -> Topic:
-        topic = get_object_or_404(Topic, pk=found[0])
-        prefetch_related_objects([topic], *Topic.thread_prefetch())
+        topic = Topic.objects.for_thread(found[0])
+        if topic is None:
+            raise Http404("No such topic.")
         return topic
 
     return fragment(("topic", version), load), version
