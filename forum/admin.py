@@ -28,6 +28,9 @@ from .forms import (
 )
 from .models import (
     DISCLOSURE_FIELDS,
+    Agent,
+    AgentStatus,
+    AgentToken,
     ModerationAction,
     Party,
     Position,
@@ -241,6 +244,7 @@ class PostAdmin(admin.ModelAdmin):
         "excerpt",
         "topic",
         "author",
+        "operator",
         "stance_list",
         "authorship",
         "review_state",
@@ -254,7 +258,7 @@ class PostAdmin(admin.ModelAdmin):
         "topic",
         ("stance_links__tag", StanceListFilter),
     ]
-    list_select_related = ["topic", "author"]
+    list_select_related = ["topic", "author__agent__operator"]
     search_fields = ["body", "author__username"]
     readonly_fields = [
         "topic",
@@ -371,6 +375,11 @@ class PostAdmin(admin.ModelAdmin):
     )
     def clear_reviews(self, request, queryset, note):
         return self._review(request, queryset, note, ReviewState.SELF_DECLARED)
+
+    @admin.display(description="run by (agents' replies)")
+    def operator(self, post):
+        agent = post.agent
+        return agent.operator.get_username() if agent else "—"
 
     @with_reason("Hide selected posts", "post(s) hidden")
     def hide_posts(self, request, queryset, reason):
@@ -539,7 +548,7 @@ class ReportQueueAdmin(ReadOnlyWithActions, admin.ModelAdmin):
                 latest=Max("reports__created"),
             )
             .filter(report_count__gt=0)
-            .select_related("topic", "author")
+            .select_related("topic", "author__agent__operator")
             .prefetch_related(
                 Prefetch("reports", Report.objects.open(), to_attr="open_list"),
                 "conflict_parties",
@@ -680,7 +689,7 @@ class PositionProposalAdmin(ReadOnlyWithActions, admin.ModelAdmin):
 
     list_display = ["claim", "topic", "author", "status", "created", "decided_at"]
     list_filter = ["status", "topic"]
-    list_select_related = ["topic", "author"]
+    list_select_related = ["topic", "author__agent__operator"]
     search_fields = ["claim", "summary", "author__username"]
     fields = [
         "topic",
@@ -752,3 +761,55 @@ class ModerationActionAdmin(ReadOnly, admin.ModelAdmin):
         if action.proposal_id:
             return f"proposal “{action.proposal}”"
         return f"topic {action.topic}"
+
+
+class AgentTokenInline(ReadOnly, admin.TabularInline):
+    """A token is only ever shown as its prefix: its text is not stored."""
+
+    model = AgentToken
+    fields = ["prefix", "label", "scopes", "created", "expires", "last_used", "revoked"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Agent)
+class AgentAdmin(ReadOnlyWithActions, admin.ModelAdmin):
+    """AI agents and who runs them; suspended, retired or reinstated by logged
+    actions. Suspending an operator (a user suspension) stops their agents too."""
+
+    list_display = ["account", "operator", "ai_model", "ai_maker", "status", "created"]
+    list_filter = ["status", "ai_maker"]
+    list_select_related = ["account", "operator"]
+    search_fields = ["account__username", "operator__username", "ai_model"]
+    fields = [
+        "account",
+        "operator",
+        "ai_model",
+        "ai_maker",
+        "statement",
+        "status",
+        "status_reason",
+        "created",
+    ]
+    readonly_fields = fields
+    inlines = [AgentTokenInline]
+    actions = ["suspend_agents", "retire_agents", "reinstate_agents"]
+
+    def _set_status(self, request, queryset, reason, status):
+        return services.agents_set_status(
+            agents=queryset, status=status, actor=request.user, reason=reason
+        )
+
+    @with_reason(
+        "Suspend selected agents (their tokens stop working)", "agent(s) suspended"
+    )
+    def suspend_agents(self, request, queryset, reason):
+        return self._set_status(request, queryset, reason, AgentStatus.SUSPENDED)
+
+    @with_reason("Retire selected agents, for good", "agent(s) retired")
+    def retire_agents(self, request, queryset, reason):
+        return self._set_status(request, queryset, reason, AgentStatus.RETIRED)
+
+    @with_reason("Reinstate selected suspended agents", "agent(s) reinstated")
+    def reinstate_agents(self, request, queryset, reason):
+        return self._set_status(request, queryset, reason, AgentStatus.ACTIVE)

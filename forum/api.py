@@ -25,6 +25,7 @@ from ninja.decorators import decorate_view
 from ninja.errors import ValidationError
 
 from . import limits, opendata
+from . import writeapi as agent_writes
 from .caching import fragment, serve_cached
 from .forms import ModerationLogFilterForm, ThreadFilterForm
 from .models import ModerationAction, Post, Topic, tallied_count
@@ -221,6 +222,7 @@ class PostOut(Schema):
     hidden: bool
     hidden_reason: str | None
     author: str | None
+    agent_operator: str | None
     created: str | None
     edited: str | None
     edit_count: int | None
@@ -246,6 +248,8 @@ class ModerationOut(Schema):
     post: int | None
     suspended_user: str | None
     suspended_until: str | None
+    agent: str | None
+    agent_operator: str | None
     position_claim: str | None
 
 
@@ -498,3 +502,52 @@ def _next_url(request, cursor: str) -> str:
     query = {key: value for key, value in request.GET.items() if key != "cursor"}
     query["cursor"] = cursor
     return f"{request.path}?{urlencode(sorted(query.items()))}"
+
+
+# --- Write API: replies by AI agents ----------------------------------------
+
+
+class ReplyIn(Schema):
+    body: str
+    stances: list[str]
+    tags: list[str] = []
+    parent: int | None = None
+    passage: int | None = None
+    affiliation: str
+    paid: str
+    paid_by: str = ""
+    conflict: str
+    conflict_details: str = ""
+    conflict_parties: list[str] = []
+    # Fixed by the agent's account: leave them out, or give exactly those.
+    authorship: str | None = None
+    ai_model: str | None = None
+    ai_maker: str | None = None
+
+
+class FieldError(Schema):
+    field: str
+    message: str
+
+
+class RefusalOut(Schema):
+    detail: str
+    errors: list[FieldError] = []
+
+
+WRITE_ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 413, 422, 429, 503), RefusalOut)
+
+
+@api.post(
+    "/topics/{slug}/replies",
+    response={200: PostOut, 201: PostOut, **WRITE_ERRORS},
+    url_name="topic_replies",
+)
+def topic_replies(request, slug: str, payload: ReplyIn):
+    """Post a reply as an AI agent: `Authorization: Bearer <token>` (scope
+    `post`) and an `Idempotency-Key` header. The reply form's fields and every
+    one of its rules; the disclosure's authorship (`ai_agent`), model and maker
+    come from the agent's account. The same key within a day answers 200 with
+    the reply it first posted (`Idempotent-Replayed: true`) instead of posting
+    it again."""
+    return agent_writes.post_reply(request, slug, payload.dict())

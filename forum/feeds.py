@@ -16,6 +16,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape
 from django.views.decorators.http import require_safe
 
+from . import records
 from .caching import serve_cached
 from .forms import ThreadFilterForm
 from .models import ModerationAction, Post, Topic
@@ -91,7 +92,7 @@ class RepliesFeed(Feed):
 
     def item_title(self, post: Post) -> str:
         stances = "; ".join(stance.name for stance in post.stances.all())
-        return f"{post.author.get_username()} in “{post.topic.title}”" + (
+        return f"{records.byline(post)} in “{post.topic.title}”" + (
             f" ({stances})" if stances else ""
         )
 
@@ -105,7 +106,7 @@ class RepliesFeed(Feed):
         return self.request.build_absolute_uri(post.get_absolute_url())
 
     def item_author_name(self, post: Post) -> str:
-        return post.author.get_username()
+        return records.byline(post)
 
     def item_author_link(self, post: Post) -> str:
         profile = reverse("profile", args=[post.author.get_username()])
@@ -139,7 +140,11 @@ def replies(posts, order: str) -> list[Post]:
     """The newest published replies of `posts` with what an entry shows, in a
     fixed number of queries: authors and topics, stances, declared parties
     and the topics' parties (for the maker-is-a-party flag)."""
-    found = posts.published().select_related("author", "topic").order_by(order)
+    found = (
+        posts.published()
+        .select_related("author__agent__operator", "topic")
+        .order_by(order)
+    )
     return with_links(list(found[:ENTRIES]))
 
 

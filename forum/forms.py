@@ -1,6 +1,7 @@
 """Forms validate and explain; they never write. Services do the writing."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
@@ -12,8 +13,12 @@ from taggit.utils import edit_string_for_tags, parse_tags
 
 from . import limits, search
 from .models import (
+    AGENT_NAME_MAX_LENGTH,
+    ATTESTATION,
     DISCLOSURE_FIELDS,
+    PERSON_AUTHORSHIPS,
     REASON_MAX_LENGTH,
+    STATEMENT_MAX_LENGTH,
     Authorship,
     DisclosureDefaults,
     Paid,
@@ -21,6 +26,7 @@ from .models import (
     PositionProposal,
     Post,
     Report,
+    Scope,
     Stance,
     Suspension,
     Ties,
@@ -46,6 +52,7 @@ from .services import (
     validate_topic_part,
     validate_username,
 )
+from .services.agents import validate_agent_fields
 
 
 def check(form: forms.BaseForm, validator, **kwargs) -> None:
@@ -78,8 +85,20 @@ class DisclosureChecks:
     def clean(self):
         cleaned = super().clean()
         answers = DisclosureAnswers.from_mapping(cleaned)
-        check(self, validate_disclosure, topic=self.topic, disclosure=answers)
+        check(
+            self,
+            validate_disclosure,
+            topic=self.topic,
+            disclosure=answers,
+            author=self.disclosure_author(),
+        )
         return cleaned
+
+    def disclosure_author(self):
+        """Whose account the disclosure is judged against: a reply's own
+        author once it has one (an edit), so an agent's reply keeps the
+        disclosure its account fixes; none for a person's new text."""
+        return getattr(self.instance, "author", None) if self.instance.pk else None
 
     def disclosure(self) -> DisclosureAnswers:
         """The cleaned answers, as the services take them."""
@@ -143,6 +162,9 @@ class DisclosureForm(DisclosureChecks, InputForm):
         for name in ("authorship", "paid", "conflict"):
             # Radio buttons with no blank option: nothing is pre-chosen for the author.
             self.fields[name].choices = self.fields[name].choices[1:]
+        if self.instance.authorship != Authorship.AI_AGENT:
+            # An agent's authorship comes with its account, never from a form.
+            self.fields["authorship"].choices = PERSON_AUTHORSHIPS
 
 
 class PostForm(DisclosureForm):
@@ -240,6 +262,21 @@ class PostForm(DisclosureForm):
                 post=self.instance,
             )
         return cleaned
+
+
+class AgentReplyForm(PostForm):
+    """A reply an agent posts through the write API: the reply form itself,
+    with its rules, and the authorship, model and maker its account fixes."""
+
+    def __init__(self, *args, agent, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agent = agent
+        self.fields["authorship"].choices = [
+            (Authorship.AI_AGENT, Authorship.AI_AGENT.label)
+        ]
+
+    def disclosure_author(self):
+        return self.agent.account
 
 
 class ProposalForm(DisclosureForm):
@@ -416,8 +453,8 @@ def authorships_of(authorship: str, written: str) -> list[str] | None:
     """The authorship values the `authorship` and `written` filters allow
     together (None: any), for the thread page, its counts and search alike."""
     authorships = [authorship] if authorship else None
-    if written == ThreadFilterForm.NOT_AI_GENERATED:
-        excluded = Written.authorships(Written.AI_GENERATED)
+    if written in ThreadFilterForm.HIDING:
+        excluded = ThreadFilterForm.hidden_authorships(written)
         return [a for a in authorships or Authorship.values if a not in excluded]
     if written:
         chosen = Written.authorships(written)
@@ -433,6 +470,17 @@ class ThreadFilterForm(forms.Form):
     """
 
     NOT_AI_GENERATED = "not_ai_generated"
+    NOT_AI_AGENT = "not_ai_agent"
+    # What each hiding choice leaves out: hiding AI-generated replies hides
+    # those agents posted too, which an AI model wrote as well.
+    HIDING = {
+        NOT_AI_GENERATED: (Written.AI_GENERATED, Written.AI_AGENT),
+        NOT_AI_AGENT: (Written.AI_AGENT,),
+    }
+
+    @classmethod
+    def hidden_authorships(cls, written: str) -> list[str]:
+        return [a for w in cls.HIDING[written] for a in Written.authorships(w)]
 
     stance = forms.ModelChoiceField(
         queryset=Stance.objects.none(),
@@ -451,8 +499,10 @@ class ThreadFilterForm(forms.Form):
             ("", "Anyone"),
             (Written.HUMAN, "Human-written only"),
             (NOT_AI_GENERATED, "Hide AI-generated"),
+            (NOT_AI_AGENT, "Hide agents"),
             (Written.AI_HELPED, "AI-polished or AI-assisted only"),
             (Written.AI_GENERATED, "AI-generated only"),
+            (Written.AI_AGENT, "Posted by AI agents only"),
         ],
         required=False,
         error_messages={"invalid_choice": "Choose who wrote them from the list."},
@@ -493,8 +543,10 @@ class ThreadFilterForm(forms.Form):
             posts = posts.with_stance(data["stance"])
         if data["authorship"]:
             posts = posts.with_authorship(data["authorship"])
-        if data["written"] == self.NOT_AI_GENERATED:
-            posts = posts.without_written(Written.AI_GENERATED)
+        if data["written"] in self.HIDING:
+            posts = posts.exclude(
+                authorship__in=self.hidden_authorships(data["written"])
+            )
         elif data["written"]:
             posts = posts.with_written(data["written"])
         if data["ties"]:
@@ -529,6 +581,7 @@ class ThreadFilterForm(forms.Form):
     QUICK = [
         ("written", Written.HUMAN, "Human-written only"),
         ("written", NOT_AI_GENERATED, "Hide AI-generated"),
+        ("written", NOT_AI_AGENT, "Hide agents"),
         ("ties", Ties.NONE, "No declared interests only"),
         ("ties", Ties.PARTY, "Tied to a party only"),
     ]
@@ -828,3 +881,68 @@ class SearchForm(forms.Form):
             ties=data["ties"] or None,
             stance_ids=stance_ids,
         )
+
+
+class AgentForm(forms.Form):
+    """A new AI agent account: what readers see of it on every reply."""
+
+    name = forms.CharField(
+        max_length=AGENT_NAME_MAX_LENGTH,
+        help_text="Its name on every reply, e.g. “claude-factcheck”. Letters, digits "
+        "and @/./+/-/_ only; people and agents share one list of names.",
+    )
+    ai_model = forms.CharField(
+        label="AI model",
+        max_length=100,
+        help_text="The model it runs on, e.g. “Claude”.",
+    )
+    ai_maker = forms.CharField(
+        label="AI model's maker",
+        max_length=100,
+        help_text="Who made that model, e.g. “Anthropic”.",
+    )
+    statement = forms.CharField(
+        label="What it does",
+        max_length=STATEMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="A sentence or two, shown on its profile.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {name: cleaned.get(name, "").strip() for name in self.fields}
+        for field, error in validate_agent_fields(**values).items():
+            if field not in self.errors:
+                self.add_error(field, error)
+        return cleaned
+
+
+class TokenForm(forms.Form):
+    """A new token for an agent, and its operator's attestation."""
+
+    label = forms.CharField(
+        required=False,
+        max_length=80,
+        help_text="Optional: where it is used, e.g. “fact-check runner”.",
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[Scope.READ, Scope.POST],
+        error_messages={"required": "Choose what the token may do."},
+    )
+    days = forms.IntegerField(
+        label="Lasts (days)",
+        min_value=1,
+        max_value=365,
+        help_text="From 1 to 365 days.",
+    )
+    attest = forms.BooleanField(
+        label=ATTESTATION,
+        help_text="Its replies say it is an AI agent run by you.",
+        error_messages={"required": "Attest that you answer for what it posts."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].initial = settings.STANDPOINT_AGENT_TOKEN_DAYS

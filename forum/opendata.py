@@ -33,7 +33,7 @@ from .models import (
     StanceTally,
     Topic,
 )
-from .records import disclosure_record
+from .records import disclosure_record, operator_of
 
 try:
     SITE_VERSION = package_version("standpoint")
@@ -54,7 +54,9 @@ def posts_for_records(posts):
         .order_by("-number")
         .values("number")[:1]
     )
-    return posts.select_related("author").annotate(last_version=Subquery(last_version))
+    return posts.select_related("author__agent__operator").annotate(
+        last_version=Subquery(last_version)
+    )
 
 
 def with_links(posts: list[Post]) -> list[Post]:
@@ -171,6 +173,7 @@ def post_record(post: Post) -> dict:
 def _content(post: Post) -> dict:
     return {
         "author": post.author.get_username(),
+        "agent_operator": operator_of(post),
         "created": _iso(post.created),
         "edited": _iso(post.edited),
         "edit_count": max((post.last_version or 1) - 1, 0),
@@ -206,6 +209,7 @@ def post_url(name: str, pk: int) -> str:
 # What a tombstone leaves empty: everything but its place and its reason.
 POST_CONTENT_KEYS = (
     "author",
+    "agent_operator",
     "created",
     "edited",
     "edit_count",
@@ -318,6 +322,10 @@ def moderation_record(action: ModerationAction, show_moderators: bool) -> dict:
             if suspension and action.action == "suspend"
             else None
         ),
+        "agent": action.agent.name if action.agent_id else None,
+        "agent_operator": (
+            action.agent.operator.get_username() if action.agent_id else None
+        ),
         # The log names an approved claim; a rejected one stays unnamed.
         "position_claim": (
             proposal.claim if proposal and action.action == "approve_position" else None
@@ -350,7 +358,17 @@ POST_FIELDS = (
         "hidden", "boolean", "Hidden by moderators: only its place and reason remain."
     ),
     Field("hidden_reason", "string", "The moderators' public reason, when hidden."),
-    Field("author", "string", "The author's username."),
+    Field(
+        "author",
+        "string",
+        "The author's username (an AI agent's name, for its replies).",
+    ),
+    Field(
+        "agent_operator",
+        "string",
+        "For a reply an AI agent posted (authorship ai_agent), the username of the "
+        "person who runs it and answers for it; empty for people's replies.",
+    ),
     Field("created", "datetime", "When it was posted (UTC, ISO 8601)."),
     Field("edited", "datetime", "When it was last edited, if ever."),
     Field("edit_count", "integer", "How many times it was edited."),

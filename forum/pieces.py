@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE = "forum/_post.html"
 # Bump when records.comment_text or this module change what a piece holds.
-FORMAT = 8
+FORMAT = 9
 
 Piece = tuple[str, str]  # (HTML, JSON-LD record as text, "" when hidden)
 
@@ -108,7 +108,7 @@ def _rows_sql(vendor: str, n: int) -> str:
 def render(topic: Topic, ids: list[int], *, staff: bool) -> dict[int, Piece]:
     posts = list(
         topic.posts.filter(pk__in=ids)  # each post's topic is this one, loaded
-        .select_related("author")
+        .select_related("author__agent__operator")
         .prefetch_related("stances", "tags", "conflict_parties")
     )
     history.attach_trails(posts)
@@ -157,6 +157,6 @@ def templates() -> str:
     """The source of what renders a piece, so a new release renders pieces anew."""
     sources = [
         get_template(name).template.source
-        for name in (TEMPLATE, "forum/_disclosure.html")
+        for name in (TEMPLATE, "forum/_disclosure.html", "forum/_byline.html")
     ]
     return digest(FORMAT, *sources)

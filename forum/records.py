@@ -27,6 +27,8 @@ DIGITAL_SOURCE_TYPES = {
     Authorship.AI_ASSISTED: SCHEMA
     + "CompositeWithTrainedAlgorithmicMediaDigitalSource",
     Authorship.AI_GENERATED: SCHEMA + "TrainedAlgorithmicMediaDigitalSource",
+    # An autonomous agent's text is trained algorithmic media, as IPTC names it.
+    Authorship.AI_AGENT: SCHEMA + "TrainedAlgorithmicMediaDigitalSource",
 }
 
 
@@ -110,6 +112,7 @@ def post_document(post: Post, page: Page, revisions: list[PostRevision]) -> dict
             "url": post.topic.get_absolute_url(),
         },
         "author": post.author.get_username(),
+        "agent_operator": operator_of(post),
         "created": _iso(post.created),
         "edited": _iso(post.edited),
         "disclosure": disclosure_record(post),
@@ -169,11 +172,7 @@ def comment_record(post: Post) -> dict | None:
         "@type": "Comment",
         "@id": post.get_absolute_url(),
         "url": post.get_absolute_url(),
-        "author": {
-            "@type": "Person",
-            "name": post.author.get_username(),
-            "url": reverse("profile", kwargs={"username": post.author.get_username()}),
-        },
+        "author": author_record(post),
         "datePublished": _iso(post.created),
         "dateModified": _iso(post.edited or post.created),
         # The opening alone: the whole text is on the page, at `url`, and sending
@@ -185,6 +184,41 @@ def comment_record(post: Post) -> dict | None:
     if post.parent_id:
         comment["parentItem"] = {"@id": reverse("post-detail", args=[post.parent_id])}
     return comment
+
+
+def author_record(post: Post) -> dict:
+    """Who wrote a reply, as JSON-LD: a person, or the AI agent that posted it,
+    provided by the person who runs it."""
+    name = post.author.get_username()
+    author = {
+        "@type": "Person",
+        "name": name,
+        "url": reverse("profile", kwargs={"username": name}),
+    }
+    if agent := post.agent:
+        operator = agent.operator.get_username()
+        author["@type"] = "SoftwareApplication"
+        author["applicationCategory"] = "AI agent"
+        author["provider"] = {
+            "@type": "Person",
+            "name": operator,
+            "url": reverse("profile", kwargs={"username": operator}),
+        }
+    return author
+
+
+def operator_of(post: Post) -> str | None:
+    """The person who runs the agent that posted a reply; None for a person's."""
+    agent = post.agent
+    return agent.operator.get_username() if agent else None
+
+
+def byline(post: Post) -> str:
+    """Who wrote a reply, in words: "alice", or "agent bot-1, run by alice"."""
+    name = post.author.get_username()
+    if agent := post.agent:
+        return f"agent {name}, run by {agent.operator.get_username()}"
+    return name
 
 
 def _sourced(item: Post | Topic) -> dict:

@@ -268,7 +268,17 @@ STANDPOINT_RATE_LIMITS = {
     "search": os.environ.get("RATE_LIMIT_SEARCH", "30/m"),
     # Requests to the read API and the data downloads, per client address.
     "api": os.environ.get("RATE_LIMIT_API", "600/m"),
+    # Replies through the write API: per agent, and per operator across their
+    # agents; stricter than people's.
+    "agent_post": os.environ.get("RATE_LIMIT_AGENT_POST", "1/5m, 20/d"),
+    "operator_post": os.environ.get("RATE_LIMIT_OPERATOR_POST", "1/5m, 20/d"),
 }
+# AI agents (forum/services/agents.py): how many one person may run, and how
+# long a token lasts unless its operator says otherwise.
+STANDPOINT_AGENTS_PER_OPERATOR = int(os.environ.get("AGENTS_PER_OPERATOR", "3"))
+STANDPOINT_AGENT_TOKEN_DAYS = int(os.environ.get("AGENT_TOKEN_DAYS", "90"))
+# How long an Idempotency-Key gives back the reply it first posted.
+STANDPOINT_IDEMPOTENCY_SECONDS = int(os.environ.get("IDEMPOTENCY_SECONDS", "86400"))
 # The same text from the same author within this many seconds is a duplicate.
 # Open data (forum/api.py, forum/exports.py). The licence replies are published
 # under: the sign-up page, the footer and every datapackage.json state it.

@@ -77,6 +77,8 @@ class Segment:
         "1 AI-generated reply opposes", "3 replies tied to a party support"."""
         replies = "reply" if self.count == 1 else "replies"
         verb = agreeing(self.polarity, self.count)
+        if self.key == Written.AI_AGENT:
+            return f"{self.count} {replies} posted by AI agents {verb}"
         if self.band == "written":
             kind = self.label if self.label.startswith("AI") else self.label.lower()
             return f"{self.count} {kind} {replies} {verb}"

@@ -41,6 +41,14 @@ urlpatterns = [
     path("accounts/login/", views.login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", views.profile_defaults, name="profile-defaults"),
+    path("accounts/agents/", views.agent_list, name="agent-list"),
+    path("accounts/agents/<int:pk>/", views.agent_detail, name="agent-detail"),
+    path("accounts/agents/<int:pk>/retire/", views.agent_retire, name="agent-retire"),
+    path(
+        "accounts/agents/<int:pk>/tokens/<int:token_pk>/revoke/",
+        views.token_revoke,
+        name="agent-token-revoke",
+    ),
     # Ahead of admin.site.urls, which would serve its own unthrottled sign-in.
     path("admin/login/", views.admin_login),
     path("admin/", admin.site.urls),

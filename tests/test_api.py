@@ -371,6 +371,7 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(client, db):
     assert set(document["paths"]) == {
         f"{API}/topics",
         f"{API}/topics/{{slug}}/posts",
+        f"{API}/topics/{{slug}}/replies",
         f"{API}/posts/{{post_id}}",
         f"{API}/moderation",
     }

@@ -50,8 +50,9 @@ NOT_JUSTIFIED = "opposes-ban-is-justified"
 
 # Profile, anonymous: the person; the page's post ids, their count; those posts
 # with authors and topics, + stances, tags, conflict parties, topics' parties;
-# the defaults. An edited post on the page adds its stance changes, once.
-PROFILE_QUERIES = 9
+# the defaults; the AI agents the person runs. An edited post on the page adds
+# its stance changes, once.
+PROFILE_QUERIES = 10
 PROFILE_QUERIES_EDITED = PROFILE_QUERIES + 1
 # Signed in: + session and user.
 SIGNED_IN_QUERIES = 2

@@ -315,6 +315,7 @@ def test_segment_and_side_links_filter_the_thread(topic, thread):
         f"{url}?stance={SUP_E}&written=human",
         f"{url}?stance={SUP_E}&written=ai_helped",
         f"{url}?stance={SUP_E}&written=ai_generated",
+        f"{url}?stance={SUP_E}&written=ai_agent",
         f"{url}?stance={SUP_E}&ties=none",
         f"{url}?stance={SUP_E}&ties=declared",
         f"{url}?stance={SUP_E}&ties=party",
@@ -325,9 +326,9 @@ def test_segment_widths_share_one_scale_across_positions(topic, thread):
     """The biggest side (5 supports) fills its half; 2 opposes of another take 40%."""
     sides = {s.slug: s for row in stancemap.for_topic(topic).rows for s in row.sides}
 
-    assert [s.width for s in sides[SUP_E].bands["written"]] == [40, 40, 20]
+    assert [s.width for s in sides[SUP_E].bands["written"]] == [40, 40, 20, 0]
     assert [s.width for s in sides[SUP_E].bands["ties"]] == [60, 20, 20]
-    assert [s.width for s in sides[OPP_J].bands["written"]] == [20, 0, 20]
+    assert [s.width for s in sides[OPP_J].bands["written"]] == [20, 0, 20, 0]
     assert [s.width for s in sides[OPP_E].bands["ties"]] == [0, 20, 0]
 
 
@@ -836,6 +837,7 @@ def test_quick_filter_chips_turn_on_and_off_keeping_the_other_filters(
     assert chips == {
         "✓ Human-written only (on; select to turn off)": f"?stance={SUP_E}",
         "Hide AI-generated": f"?stance={SUP_E}&written=not_ai_generated",
+        "Hide agents": f"?stance={SUP_E}&written=not_ai_agent",
         "No declared interests only": f"?stance={SUP_E}&written=human&ties=none",
         "Tied to a party only": f"?stance={SUP_E}&written=human&ties=party",
     }

@@ -1,10 +1,21 @@
 """Standpoint's models, one module per part of the site; import them from here."""
 
+from .agents import (
+    AGENT_NAME_MAX_LENGTH,
+    ATTESTATION,
+    STATEMENT_MAX_LENGTH,
+    Agent,
+    AgentRequest,
+    AgentStatus,
+    AgentToken,
+    Scope,
+)
 from .disclosure import (
     AUTHORSHIP_RANK,
     BODY_MAX_LENGTH,
     DISCLOSURE_FIELDS,
     DISCLOSURE_TEXT_FIELDS,
+    PERSON_AUTHORSHIPS,
     REASON_MAX_LENGTH,
     Authorship,
     Conflict,
@@ -52,6 +63,15 @@ from .tallies import (
 from .topics import PageStamp, Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
+    "AGENT_NAME_MAX_LENGTH",
+    "ATTESTATION",
+    "Agent",
+    "AgentRequest",
+    "AgentStatus",
+    "AgentToken",
+    "PERSON_AUTHORSHIPS",
+    "STATEMENT_MAX_LENGTH",
+    "Scope",
     "AUTHORSHIP_RANK",
     "BODY_MAX_LENGTH",
     "DISCLOSURE_FIELDS",

@@ -54,6 +54,16 @@ class Authorship(models.TextChoices):
     AI_POLISHED = "ai_polished", "AI-polished"
     AI_ASSISTED = "ai_assisted", "AI-assisted"
     AI_GENERATED = "ai_generated", "AI-generated"
+    # Only an agent's account posts this, and only this (forum.models.agents).
+    AI_AGENT = "ai_agent", "Posted by an AI agent"
+
+
+# What a person may choose on a form: an agent's authorship comes with its account.
+PERSON_AUTHORSHIPS = [
+    (value, label)
+    for value, label in Authorship.choices
+    if value != Authorship.AI_AGENT
+]
 
 
 class Paid(models.TextChoices):
@@ -83,23 +93,25 @@ AUTHORSHIP_RANK = {
     Authorship.AI_POLISHED: 1,
     Authorship.AI_ASSISTED: 2,
     Authorship.AI_GENERATED: 3,
+    Authorship.AI_AGENT: 4,
 }
 
 
 class Written(models.TextChoices):
-    """Authorship in the three classes the stance map and the filters split by."""
+    """Authorship in the four classes the stance map and the filters split by."""
 
     HUMAN = "human", "Human-written"
     AI_HELPED = "ai_helped", "AI-polished or AI-assisted"
     AI_GENERATED = "ai_generated", "AI-generated"
+    AI_AGENT = "ai_agent", "Posted by AI agents"
 
     @classmethod
     def of(cls, authorship: str) -> "Written":
-        if authorship == Authorship.HUMAN:
-            return cls.HUMAN
-        return (
-            cls.AI_GENERATED if authorship == Authorship.AI_GENERATED else cls.AI_HELPED
-        )
+        return {
+            Authorship.HUMAN: cls.HUMAN,
+            Authorship.AI_GENERATED: cls.AI_GENERATED,
+            Authorship.AI_AGENT: cls.AI_AGENT,
+        }.get(authorship, cls.AI_HELPED)
 
     @classmethod
     def authorships(cls, written: str) -> list[str]:

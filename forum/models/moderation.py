@@ -265,6 +265,9 @@ class ModerationKind(models.TextChoices):
     LIFT_SUSPENSION = "lift_suspension", "lifted a suspension"
     APPROVE_POSITION = "approve_position", "approved a proposed position"
     REJECT_POSITION = "reject_position", "rejected a proposed position"
+    SUSPEND_AGENT = "suspend_agent", "suspended an AI agent"
+    RETIRE_AGENT = "retire_agent", "retired an AI agent"
+    REINSTATE_AGENT = "reinstate_agent", "reinstated an AI agent"
 
 
 class ModerationActionQuerySet(models.QuerySet):
@@ -273,7 +276,12 @@ class ModerationActionQuerySet(models.QuerySet):
 
     def for_log_page(self):
         return self.select_related(
-            "actor", "topic", "suspension__user", "proposal"
+            "actor",
+            "topic",
+            "suspension__user",
+            "proposal",
+            "agent__account",
+            "agent__operator",
         ).order_by("-created", "-id")
 
 
@@ -310,6 +318,9 @@ class ModerationAction(models.Model):
         blank=True,
         related_name="+",
     )
+    agent = models.ForeignKey(
+        "forum.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = ModerationActionQuerySet.as_manager()
 
@@ -331,7 +342,8 @@ class ModerationAction(models.Model):
                 condition=Q(topic__isnull=False)
                 | Q(post__isnull=False)
                 | Q(suspension__isnull=False)
-                | Q(proposal__isnull=False),
+                | Q(proposal__isnull=False)
+                | Q(agent__isnull=False),
                 name="forum_moderationaction_has_target",
                 violation_error_message="A moderation action needs a target.",
             ),

@@ -1,6 +1,7 @@
 """Replies: disclosed, tagged by stance, and kept with their history."""
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connections, models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Length
@@ -14,6 +15,7 @@ from ..markup import render_markdown
 from .disclosure import (
     BODY_MAX_LENGTH,
     REASON_MAX_LENGTH,
+    Authorship,
     Conflict,
     Disclosure,
     DisclosureFields,
@@ -132,7 +134,7 @@ class PostQuerySet(models.QuerySet):
         return [found[pk] for pk in ids if pk in found]
 
     def for_thread_page(self):
-        return self.select_related("author").prefetch_related(
+        return self.select_related("author__agent__operator").prefetch_related(
             "stances", "tags", "conflict_parties"
         )
 
@@ -312,6 +314,18 @@ class Post(Disclosure):
     @property
     def is_hidden(self) -> bool:
         return self.status == PostStatus.HIDDEN
+
+    @property
+    def agent(self):
+        """The AI agent that posted this reply, if one did: its account is the
+        author. Read with the author (select_related("author__agent__operator")),
+        it costs no query; a person's reply never looks."""
+        if self.authorship != Authorship.AI_AGENT:
+            return None
+        try:
+            return self.author.agent
+        except ObjectDoesNotExist:
+            return None
 
     @property
     def is_disputed(self) -> bool:

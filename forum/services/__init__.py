@@ -15,6 +15,7 @@ from .accounts import (
     user_signup,
     user_suspend,
 )
+from .agents import agents_set_status
 from .disclosure import DisclosureAnswers, disclosure_downgrades
 from .editing import (
     EDIT_UNCHANGED,
@@ -67,6 +68,7 @@ from .validation import (
 )
 
 __all__ = [
+    "agents_set_status",
     "Snapshot",
     "EDIT_UNCHANGED",
     "KEYWORDS_MAX",

@@ -100,7 +100,7 @@ def post_edit(
         reason = validate_reason(reason)
     validate_body(body)
     stances = list(dict.fromkeys(stances))
-    validate_disclosure(topic=post.topic, disclosure=disclosure)
+    validate_disclosure(topic=post.topic, disclosure=disclosure, author=post.author)
     validate_stances(topic=post.topic, stances=stances)
     tags = keywords_as_spelled(tags)
     validate_keywords(names=tags)

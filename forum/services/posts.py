@@ -65,7 +65,7 @@ def post_create(
     validate_body(body)
     # Each stance once: taggit would store one link, the counts would add two.
     stances = list(dict.fromkeys(stances))
-    validate_disclosure(topic=topic, disclosure=disclosure)
+    validate_disclosure(topic=topic, disclosure=disclosure, author=author)
     validate_reply(topic=topic, stances=stances, parent=parent, passage=passage)
     tags = keywords_as_spelled(tags)
     validate_keywords(names=tags)

@@ -20,6 +20,7 @@ from ..models import (
     DISCLOSURE_TEXT_FIELDS,
     INTERESTS_MAX_LENGTH,
     REASON_MAX_LENGTH,
+    Agent,
     Authorship,
     Conflict,
     Paid,
@@ -82,14 +83,22 @@ def _raise(errors: Errors) -> None:
         raise ValidationError(errors)
 
 
-def validate_disclosure(*, topic: Topic, disclosure: DisclosureAnswers) -> None:
+def validate_disclosure(
+    *,
+    topic: Topic,
+    disclosure: DisclosureAnswers,
+    author: AbstractBaseUser | None = None,
+) -> None:
     """Reject a disclosure that leaves out who wrote it, who pays, or whose interest it serves.
 
     Nor may an answer hold direction controls: the strip shows each amid its
-    other answers, which they could reorder.
+    other answers, which they could reorder. Only an agent's account, the
+    `author`, says `ai_agent`, and it says only that, with its own model and
+    maker (an article or a proposal has no such account).
     """
     errors = {
         **_authorship_errors(disclosure),
+        **_account_errors(disclosure, author),
         **_pay_errors(disclosure),
         **_conflict_errors(disclosure, topic),
     }
@@ -100,6 +109,34 @@ def validate_disclosure(*, topic: Topic, disclosure: DisclosureAnswers) -> None:
         )
     texts = {name: getattr(disclosure, name) for name in DISCLOSURE_TEXT_FIELDS}
     _raise(bidi_errors(**texts) | errors)
+
+
+def agent_of(user: AbstractBaseUser | None) -> Agent | None:
+    """The agent whose account `user` is. People who post are active, so
+    only an inactive account costs the look-up."""
+    if user is None or user.is_active or not user.pk:
+        return None
+    return Agent.objects.select_related("operator").filter(account=user).first()
+
+
+def _account_errors(d: DisclosureAnswers, author: AbstractBaseUser | None) -> Errors:
+    agent = agent_of(author)
+    if agent is None:
+        if d.authorship != Authorship.AI_AGENT:
+            return {}
+        message = (
+            "Only an agent's account posts as an AI agent; choose how AI was "
+            "involved in your writing."
+        )
+        return {"authorship": ValidationError(message, code="agent_only")}
+    fixed = (Authorship.AI_AGENT, agent.ai_model, agent.ai_maker)
+    if (d.authorship, d.ai_model, d.ai_maker) == fixed:
+        return {}
+    message = (
+        f"An agent's replies are posted by an AI agent with {agent.ai_model} "
+        f"({agent.ai_maker}), as its account says."
+    )
+    return {"authorship": ValidationError(message, code="agent_disclosure")}
 
 
 def _authorship_errors(d: DisclosureAnswers) -> Errors:

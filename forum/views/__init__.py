@@ -7,6 +7,7 @@ they share, above all `submit`, the one way a posted form is answered.
 """
 
 from .accounts import admin_login, login_view, profile_defaults, signup
+from .agents import agent_detail, agent_list, agent_retire, token_revoke
 from .data import data_file, data_package
 from .posting import (
     position_propose,
@@ -28,6 +29,10 @@ from .threads import post_detail, topic_detail, topic_list
 
 __all__ = [
     "admin_login",
+    "agent_detail",
+    "agent_list",
+    "agent_retire",
+    "token_revoke",
     "data_file",
     "data_package",
     "healthz",

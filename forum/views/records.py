@@ -12,7 +12,8 @@ from django.views.decorators.http import require_safe
 
 from .. import history, records, services
 from ..forms import ModerationLogFilterForm
-from ..models import ModerationAction, Post
+from ..models import Agent, ModerationAction, Post
+from ..services.validation import agent_of
 from .base import paginate
 from .threads import list_stamp
 
@@ -24,7 +25,9 @@ DEFAULTS_SHOWN = 6
 def readable_post(request, pk) -> Post:
     """A post with what its disclosure, history and record need; 404 if hidden from you."""
     post = get_object_or_404(
-        Post.objects.select_related("topic", "author").prefetch_related(
+        Post.objects.select_related(
+            "topic", "author__agent__operator"
+        ).prefetch_related(
             "stances__position", "tags", "conflict_parties", "topic__parties"
         ),
         pk=pk,
@@ -90,6 +93,10 @@ def profile(request, username):
         if shown
         else person.disclosure_defaults.count(),
         "own": person.pk == request.user.pk,
+        "agent": agent_of(person),
+        "agents_run": list(
+            Agent.objects.filter(operator=person).select_related("account")
+        ),
     }
     return render(request, "forum/profile.html", context)
 

@@ -116,7 +116,8 @@ def search_page(request):
         "body", "body_html"
     )
     posts = {
-        post.pk: post for post in strip_ready(rows.select_related("topic", "author"))
+        post.pk: post
+        for post in strip_ready(rows.select_related("topic", "author__agent__operator"))
     }
     # A reply hidden since the page was counted is left out, never shown.
     context["results"] = [
