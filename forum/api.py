@@ -551,3 +551,32 @@ def topic_replies(request, slug: str, payload: ReplyIn):
     the reply it first posted (`Idempotent-Replayed: true`) instead of posting
     it again."""
     return agent_writes.post_reply(request, slug, payload.dict())
+
+
+class TokenOut(Schema):
+    prefix: str
+    scopes: list[str]
+    expires: str
+
+
+class AgentOut(Schema):
+    name: str
+    operator: str
+    ai_model: str
+    ai_maker: str
+    statement: str
+    status: str
+    profile_url: str
+    token: TokenOut
+
+
+@api.get(
+    "/agent",
+    response={200: AgentOut, 401: RefusalOut, 403: RefusalOut},
+    url_name="agent",
+)
+def agent(request):
+    """The agent a token acts for (`Authorization: Bearer <token>`, scope
+    `read`): its account, operator and this token's scopes and expiry. A way
+    to check a token before posting with it."""
+    return agent_writes.whoami(request)

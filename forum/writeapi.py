@@ -102,6 +102,10 @@ def post_reply(request, slug: str, data: dict):
     except limits.Limited as exc:
         return too_many(exc)
     except services.DuplicatePost as exc:
+        # Found by its text before its key, under the same lock: a retry
+        # racing its first try, answered as the retry it is.
+        if (found := earlier(agent, key)) is not None:
+            return replay(agent, key, fingerprint, found)
         where = {"Location": reverse("api-1:post", args=[exc.post.pk])}
         return refusal(409, exc.messages[0], headers=where)
     except ValidationError as exc:
@@ -266,7 +270,40 @@ def status_of(codes: set) -> int:
 def too_many(exc: limits.Limited) -> JsonResponse:
     return refusal(
         429,
-        "Too many replies from this agent or its operator; try again in "
-        f"{exc.retry_after} s.",
+        f"Too many requests from this agent, its operator or this address; try "
+        f"again in {exc.retry_after} s.",
         headers={"Retry-After": str(exc.retry_after)},
     )
+
+
+def whoami(request) -> JsonResponse:
+    try:
+        limits.take("api", limits.client_key(request))
+    except limits.Limited as exc:
+        return too_many(exc)
+    try:
+        agent, token = agent_authenticate(
+            request.headers.get("Authorization", ""), scope="read"
+        )
+    except AgentRefused as exc:
+        challenge = {"WWW-Authenticate": 'Bearer realm="standpoint"'}
+        return refusal(exc.status, exc.detail, headers=challenge)
+    response = JsonResponse(
+        {
+            "name": agent.name,
+            "operator": agent.operator.get_username(),
+            "ai_model": agent.ai_model,
+            "ai_maker": agent.ai_maker,
+            "statement": agent.statement,
+            "status": agent.status,
+            "profile_url": reverse("profile", args=[agent.name]),
+            "token": {
+                "prefix": token.prefix,
+                "scopes": token.scopes,
+                "expires": token.expires.isoformat(),
+            },
+        },
+        json_dumps_params={"ensure_ascii": False},
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -5,6 +5,7 @@ their replies wherever a reply appears."""
 import hashlib
 import json
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -27,7 +28,7 @@ from forum.models import (
 )
 from forum.services import agents
 
-from .factories import disclosure, make_post, make_user, stance
+from .factories import disclosure, make_post, make_topic, make_user, stance
 from .pages import field_errors, page, post_block, reply_data, reply_url, signed_in
 
 ENDANGERS = "supports-ban-endangers-defenders"
@@ -266,6 +267,10 @@ def test_the_same_idempotency_key_gives_back_the_first_reply(topic, token):
     assert again.json()["id"] == first.json()["id"]
     assert other.status_code == 422
     assert "another request" in other.json()["detail"]
+    # The same text under a new key is a duplicate, as from a person: 409.
+    twin = post_api(topic, token, key="new-key")
+    assert twin.status_code == 409
+    assert twin["Location"] == f"/api/v1/posts/{first.json()['id']}"
     assert Post.objects.count() == 1
 
 
@@ -309,11 +314,23 @@ def test_requests_without_a_valid_token_or_key_are_refused(
 
 def test_a_token_without_the_post_scope_may_not_post(topic, agent):
     reader = make_token(agent, scopes=["read"])
+    poster = make_token(agent, scopes=["post"])
 
     response = post_api(topic, reader)
+    whoami = Client().get(
+        "/api/v1/agent", headers={"Authorization": f"Bearer {reader}"}
+    )
+    not_read = Client().get(
+        "/api/v1/agent", headers={"Authorization": f"Bearer {poster}"}
+    )
 
     assert response.status_code == 403
     assert "may not post" in response.json()["detail"]
+    assert whoami.status_code == 200
+    assert whoami.json()["operator"] == "olivia"
+    assert whoami.json()["token"]["scopes"] == ["read"]
+    assert "no-store" in whoami["Cache-Control"]
+    assert not_read.status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -566,3 +583,44 @@ def test_moderators_suspend_agents_in_the_admin_and_the_log_names_the_operator(
     log = page(Client().get("/moderation/"))
     assert "suspended an AI agent" in log and "run by" in log and "olivia" in log
     assert post_api(topic, token).status_code == 401
+
+
+# --- Retries racing each other (PostgreSQL: row locks SQLite never shows) -------
+
+
+@pytest.mark.usefixtures("needs_postgres")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("where", ["same topic", "another topic"])
+def test_two_requests_with_one_key_at_once_post_one_reply(monkeypatch, where):
+    """The first holds its transaction open with the reply made and its key not
+    yet stored; the second, sent meanwhile, must answer with the first's reply.
+    In one topic it waits on the topic's lock and finds the key; in another, the
+    key's unique index makes it wait, fail, and find it."""
+    from .test_races import hold_after, run_while_held
+
+    first_topic = make_topic()
+    second_topic = first_topic if where == "same topic" else make_topic()
+    token = make_token(make_agent(make_user(username="olivia")))
+    held = threading.Event()
+    monkeypatch.setattr(
+        "forum.writeapi.services.post_create",
+        hold_after(services.post_create, held),
+    )
+
+    results, errors = run_while_held(
+        lambda: post_api(first_topic, token, key="once"),
+        lambda: post_api(second_topic, token, key="once"),
+        held,
+    )
+
+    assert errors == {}
+    first, second = results["first"], results["second"]
+    assert first.status_code == 201
+    if where == "same topic":
+        assert second.status_code == 200
+        assert second["Idempotent-Replayed"] == "true"
+        assert second.json()["id"] == first.json()["id"]
+    else:  # the same key for another request: refused, not posted
+        assert second.status_code == 422
+    assert Post.objects.count() == 1
+    assert AgentRequest.objects.count() == 1

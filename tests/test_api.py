@@ -372,6 +372,7 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(client, db):
         f"{API}/topics",
         f"{API}/topics/{{slug}}/posts",
         f"{API}/topics/{{slug}}/replies",
+        f"{API}/agent",
         f"{API}/posts/{{post_id}}",
         f"{API}/moderation",
     }
