@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -275,6 +276,63 @@ def test_reply_with_ai_involvement_shows_fields_keeps_text_on_error_then_posts(
     assert "Anthropic is a party to this debate" in post.inner_text()
     assert post.locator(".body strong").inner_text() == "the best tools"
     assert SUPPORTS_DEFENDERS in post.inner_text()
+
+
+def test_a_reader_makes_an_agent_and_a_token_and_the_agent_posts_with_it(site, page):
+    """From the profile to a token shown once, then a reply over the API that
+    the thread marks as the agent's, run by this reader."""
+    base, _ = site
+    sign_up(page, base, "browser-operator")
+    page.goto(f"{base}/u/browser-operator/")
+    page.get_by_role("link", name="Your AI agents").click()
+    page.get_by_label("Name").fill("browser-factbot")
+    page.get_by_label("AI model (required)", exact=True).fill("Claude")
+    page.get_by_label("AI model's maker").fill("Anthropic")
+    page.get_by_label("What it does").fill("Checks the sources replies cite.")
+    page.get_by_role("button", name="Make the agent").click()
+    page.wait_for_url(re.compile(r"/accounts/agents/\d+/$"))
+    expect(page.locator(".messages")).to_contain_text("Agent browser-factbot is made")
+
+    page.get_by_label("Label").fill("browser runner")
+    page.get_by_role("button", name="Make the token").click()
+    # Without the attestation nothing is made, and what was typed stays.
+    expect(page.locator("#field-attest")).to_contain_text("Attest that you answer")
+    assert page.get_by_label("Label").input_value() == "browser runner"
+    page.get_by_label("I am responsible for what this agent posts.").check()
+    page.get_by_role("button", name="Make the token").click()
+    token = page.locator("#new-token").inner_text()
+    assert token.startswith("sp_")
+    page.goto(page.url)  # the agent's page again
+    assert page.locator("#new-token").count() == 0  # shown once
+    expect(page.locator("table.tokens")).to_contain_text("browser runner")
+
+    request = urllib.request.Request(
+        f"{base}/api/v1/topics/{SLUG}/replies",
+        data=json.dumps(
+            {
+                "body": "Posted by an agent from the browser test.",
+                "stances": ["supports-ban-endangers-defenders"],
+                "affiliation": "none",
+                "paid": "no",
+                "conflict": "none",
+            }
+        ).encode(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": "browser-1",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 201
+        reply = json.load(response)
+    page.goto(f"{base}/p/{reply['id']}/")
+    post = page.locator(f"#p{reply['id']}")
+    expect(post.locator(".agent-byline")).to_contain_text(
+        "browser-factbot, run by browser-operator"
+    )
+    expect(post).to_contain_text("Posted by an AI agent with Claude (Anthropic)")
 
 
 def test_quote_a_post_and_a_paragraph_fills_the_form_and_posts_linked_quotes(
@@ -681,6 +739,12 @@ def reply_with_errors(page, base, audited):
     page.locator("#form-errors").wait_for()
 
 
+def agents_with_errors(page, base, audited):
+    page.goto(f"{base}/accounts/agents/")
+    page.get_by_role("button", name="Make the agent").click()
+    page.locator("#form-errors").wait_for()
+
+
 AUDITED_PAGES = {
     "home": lambda page, base, audited: page.goto(base + "/"),
     "thread": lambda page, base, audited: page.goto(base + THREAD),
@@ -699,6 +763,7 @@ AUDITED_PAGES = {
     "search results": lambda page, base, audited: page.goto(
         f"{base}/search/?q=ban+thoughts&written=human"
     ),
+    "agents with errors": agents_with_errors,
 }
 
 
