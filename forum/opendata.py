@@ -307,6 +307,11 @@ def moderation_record(action: ModerationAction, show_moderators: bool) -> dict:
         actor = action.actor.get_username() if show_moderators else "moderator"
     suspension = action.suspension
     proposal = action.proposal
+    agent = (
+        action.agent
+        if action.agent_id
+        else (action.post.agent if action.post_id else None)
+    )
     return {
         "id": action.pk,
         "created": _iso(action.created),
@@ -322,10 +327,9 @@ def moderation_record(action: ModerationAction, show_moderators: bool) -> dict:
             if suspension and action.action == "suspend"
             else None
         ),
-        "agent": action.agent.name if action.agent_id else None,
-        "agent_operator": (
-            action.agent.operator.get_username() if action.agent_id else None
-        ),
+        # The agent acted on, or the one that posted the reply acted on.
+        "agent": agent.name if agent else None,
+        "agent_operator": agent.operator.get_username() if agent else None,
         # The log names an approved claim; a rejected one stays unnamed.
         "position_claim": (
             proposal.claim if proposal and action.action == "approve_position" else None

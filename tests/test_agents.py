@@ -585,6 +585,23 @@ def test_moderators_suspend_agents_in_the_admin_and_the_log_names_the_operator(
     assert post_api(topic, token).status_code == 401
 
 
+def test_a_moderators_action_on_an_agents_reply_names_the_agent_and_operator(
+    agent_reply, moderator
+):
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=agent_reply.pk),
+        status=PostStatus.HIDDEN,
+        actor=moderator,
+        reason="Off topic.",
+    )
+
+    log = page(Client().get("/moderation/"))
+    (entry,) = Client().get("/api/v1/moderation").json()["results"]
+
+    assert "by AI agent factbot, run by olivia" in re.sub(r"<[^>]+>", "", log)
+    assert (entry["agent"], entry["agent_operator"]) == ("factbot", "olivia")
+
+
 # --- Retries racing each other (PostgreSQL: row locks SQLite never shows) -------
 
 

@@ -282,6 +282,7 @@ class ModerationActionQuerySet(models.QuerySet):
             "proposal",
             "agent__account",
             "agent__operator",
+            "post__author__agent__operator",
         ).order_by("-created", "-id")
 
 
