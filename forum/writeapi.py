@@ -64,8 +64,7 @@ def post_reply(request, slug: str, data: dict):
             request.headers.get("Authorization", ""), scope="post"
         )
     except AgentRefused as exc:
-        challenge = {"WWW-Authenticate": 'Bearer realm="standpoint"'}
-        return refusal(exc.status, exc.detail, headers=challenge)
+        return refused_token(exc)
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
         return refusal(
@@ -82,30 +81,27 @@ def post_reply(request, slug: str, data: dict):
     fingerprint = hashlib.sha256(
         json.dumps([slug, data], sort_keys=True, default=str).encode()
     ).hexdigest()
-    try:
-        return replay(agent, key, fingerprint, earlier(agent, key))
-    except LookupError:
-        pass
+    if (done := earlier(agent, key)) is not None:
+        return replay(done, fingerprint)
     form = AgentReplyForm(form_data(agent, data), topic=topic, agent=agent)
     if not form.is_valid():
         return invalid(form)
     try:
         post = publish(agent, topic, form, key, fingerprint)
     except Replay as exc:
-        return replay(agent, key, fingerprint, exc.done)
+        return replay(exc.done, fingerprint)
     except IntegrityError:
         # The same key, at the same moment, for another topic: the other won.
-        found = earlier(agent, key)
-        if found is None:
+        if (done := earlier(agent, key)) is None:
             raise
-        return replay(agent, key, fingerprint, found)
+        return replay(done, fingerprint)
     except limits.Limited as exc:
         return too_many(exc)
     except services.DuplicatePost as exc:
         # Found by its text before its key, under the same lock: a retry
         # racing its first try, answered as the retry it is.
-        if (found := earlier(agent, key)) is not None:
-            return replay(agent, key, fingerprint, found)
+        if (done := earlier(agent, key)) is not None:
+            return replay(done, fingerprint)
         where = {"Location": reverse("api-1:post", args=[exc.post.pk])}
         return refusal(409, exc.messages[0], headers=where)
     except ValidationError as exc:
@@ -172,9 +168,8 @@ def earlier(agent: Agent, key: str) -> AgentRequest | None:
     )
 
 
-def replay(agent: Agent, key: str, fingerprint: str, done: AgentRequest | None):
-    if done is None:
-        raise LookupError(key)
+def replay(done: AgentRequest, fingerprint: str) -> JsonResponse:
+    """The reply a key first posted, or a refusal if this request is another."""
     if done.fingerprint != fingerprint:
         return refusal(
             422,
@@ -267,6 +262,14 @@ def status_of(codes: set) -> int:
     return 403 if codes & FORBIDDEN else 409 if codes & CONFLICTS else 422
 
 
+def refused_token(exc: AgentRefused) -> JsonResponse:
+    """401 says how to authenticate (RFC 6750); 403, what the token may not do."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="standpoint"'}
+    return refusal(
+        exc.status, exc.detail, headers=challenge if exc.status == 401 else None
+    )
+
+
 def too_many(exc: limits.Limited) -> JsonResponse:
     return refusal(
         429,
@@ -286,8 +289,7 @@ def whoami(request) -> JsonResponse:
             request.headers.get("Authorization", ""), scope="read"
         )
     except AgentRefused as exc:
-        challenge = {"WWW-Authenticate": 'Bearer realm="standpoint"'}
-        return refusal(exc.status, exc.detail, headers=challenge)
+        return refused_token(exc)
     response = JsonResponse(
         {
             "name": agent.name,
