@@ -54,17 +54,24 @@ def refusal(
     return response
 
 
-def post_reply(request, slug: str, data: dict):
+def authenticated(request, scope: str):
+    """(agent, token) the request's token acts for with `scope`, counted
+    against the address's API limit first; or the JSON refusal to answer."""
     try:
         limits.take("api", limits.client_key(request))
     except limits.Limited as exc:
         return too_many(exc)
     try:
-        agent, _ = agent_authenticate(
-            request.headers.get("Authorization", ""), scope="post"
-        )
+        return agent_authenticate(request.headers.get("Authorization", ""), scope)
     except AgentRefused as exc:
         return refused_token(exc)
+
+
+def post_reply(request, slug: str, data: dict):
+    found = authenticated(request, "post")
+    if isinstance(found, JsonResponse):
+        return found
+    agent, _ = found
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
         return refusal(
@@ -280,16 +287,10 @@ def too_many(exc: limits.Limited) -> JsonResponse:
 
 
 def whoami(request) -> JsonResponse:
-    try:
-        limits.take("api", limits.client_key(request))
-    except limits.Limited as exc:
-        return too_many(exc)
-    try:
-        agent, token = agent_authenticate(
-            request.headers.get("Authorization", ""), scope="read"
-        )
-    except AgentRefused as exc:
-        return refused_token(exc)
+    found = authenticated(request, "read")
+    if isinstance(found, JsonResponse):
+        return found
+    agent, token = found
     response = JsonResponse(
         {
             "name": agent.name,
