@@ -25,7 +25,7 @@ from django.utils import timezone
 from . import limits, opendata, services
 from .forms import AgentReplyForm
 from .middleware import is_database_busy
-from .models import Agent, AgentRequest, Authorship, Post, Topic
+from .models import Agent, AgentRequest, AgentToken, Authorship, Post, Topic
 from .services.agents import AgentRefused, agent_authenticate, agent_disclosure
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -71,7 +71,7 @@ def post_reply(request, slug: str, data: dict):
     found = authenticated(request, "post")
     if isinstance(found, JsonResponse):
         return found
-    agent, _ = found
+    agent, token = found
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
         return refusal(
@@ -94,7 +94,7 @@ def post_reply(request, slug: str, data: dict):
     if not form.is_valid():
         return invalid(form)
     try:
-        post = publish(agent, topic, form, key, fingerprint)
+        post = publish(agent, token, topic, form, key, fingerprint)
     except Replay as exc:
         return replay(exc.done, fingerprint)
     except IntegrityError:
@@ -194,7 +194,12 @@ def replay(done: AgentRequest, fingerprint: str) -> JsonResponse:
 
 @transaction.atomic
 def publish(
-    agent: Agent, topic: Topic, form: AgentReplyForm, key: str, fingerprint: str
+    agent: Agent,
+    token: AgentToken,
+    topic: Topic,
+    form: AgentReplyForm,
+    key: str,
+    fingerprint: str,
 ):
     """Post the reply and remember its key, in one transaction. Under the
     topic's lock the key is looked up again (a retry racing its first try
@@ -223,7 +228,7 @@ def publish(
             admit=admit,
         )
         AgentRequest.objects.create(
-            agent=agent, key=key, fingerprint=fingerprint, post=post
+            agent=agent, token=token, key=key, fingerprint=fingerprint, post=post
         )
     return post
 

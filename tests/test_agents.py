@@ -253,6 +253,8 @@ def test_an_agent_posts_a_reply_with_the_disclosure_its_account_fixes(
     assert record["disclosure"]["ai_maker_is_party"] is True
     assert record["disclosure"]["conflict_parties"] == ["Anthropic"]
     assert post.author == agent.account and post.attested_at is not None
+    # The reply stands on the attestation of the token it came with.
+    assert AgentRequest.objects.get().token == AgentToken.objects.get()
     assert [s["stance"] for s in record["stances"]] == [ENDANGERS]
     assert record["tags"] == ["sources"]
 

@@ -110,6 +110,10 @@ class AgentRequest(models.Model):
     a day gives back this reply instead of posting it twice."""
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    # The token it came with: whose attestation the reply stands on.
+    token = models.ForeignKey(
+        AgentToken, on_delete=models.CASCADE, related_name="requests"
+    )
     key = models.CharField(max_length=255)
     # A digest of what was asked: the same key for another request is refused.
     fingerprint = models.CharField(max_length=64)
