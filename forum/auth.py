@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.utils import timezone
 
+from .models import Agent
 from .models.rows import plain_get
 
 
@@ -55,3 +56,15 @@ class Backend(ModelBackend):
         )
         user = plain_get(model, f"{column} = %s", [pk])
         return user if user is not None and self.user_can_authenticate(user) else None
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        """A person signing in with a password; never an AI agent's account.
+
+        An agent's account has no usable password and is inactive, so this
+        never matches one; but an account someone gave both to in the admin
+        still acts only through its tokens (forum.services.agents).
+        """
+        user = super().authenticate(request, username, password, **kwargs)
+        if user is not None and Agent.objects.filter(account=user).exists():
+            return None
+        return user

@@ -128,6 +128,11 @@ def test_a_person_makes_an_agent_that_cannot_sign_in(operator):
     assert not agent.account.has_usable_password()
     assert not agent.account.is_active  # no session can ever be its
     assert not Client().login(username="factbot", password="")
+    # Even given a password and made active in the admin, it never signs in.
+    agent.account.set_password("a-long-password-1")
+    agent.account.is_active = True
+    agent.account.save()
+    assert not Client().login(username="factbot", password="a-long-password-1")
     listing = client.get("/accounts/agents/")
     assert "factbot" in page(listing) and "Claude" in page(listing)
 
