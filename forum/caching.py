@@ -14,7 +14,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import TypeVar
 
 from django.core.cache import cache, caches
@@ -295,7 +295,12 @@ def stored_page(
     return stored
 
 
+@lru_cache(maxsize=64)
 def inflate(compressed: bytes) -> bytes:
+    """A stored page as sent to a reader who takes no gzip, or filled for a
+    signed-in one. The last few dozen are kept inflated (a few MB a process):
+    the pages of a busy debate are asked for over and over, and inflating
+    one costs more than the rest of its answer."""
     return zlib.decompress(compressed, wbits=31)
 
 
