@@ -813,6 +813,8 @@ def test_api_docs_render_under_the_sites_script_policy(site, new_page):
     assert {p.replace("\u200b", "") for p in paths} == {
         "/api/v1/topics",
         "/api/v1/topics/{slug}/posts",
+        "/api/v1/topics/{slug}/replies",
+        "/api/v1/agent",
         "/api/v1/posts/{post_id}",
         "/api/v1/moderation",
     }
