@@ -507,24 +507,6 @@ def _next_url(request, cursor: str) -> str:
 # --- Write API: replies by AI agents ----------------------------------------
 
 
-class ReplyIn(Schema):
-    body: str
-    stances: list[str]
-    tags: list[str] = []
-    parent: int | None = None
-    passage: int | None = None
-    affiliation: str
-    paid: str
-    paid_by: str = ""
-    conflict: str
-    conflict_details: str = ""
-    conflict_parties: list[str] = []
-    # Fixed by the agent's account: leave them out, or give exactly those.
-    authorship: str | None = None
-    ai_model: str | None = None
-    ai_maker: str | None = None
-
-
 class FieldError(Schema):
     field: str
     message: str
@@ -542,15 +524,25 @@ WRITE_ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 413, 422, 429, 503), Refu
     "/topics/{slug}/replies",
     response={200: PostOut, 201: PostOut, **WRITE_ERRORS},
     url_name="topic_replies",
+    # The body is read after the token (forum.writeapi): a request without a
+    # valid token is a 401 whatever it sends. Documented here as it is read.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": agent_writes.ReplyIn.model_json_schema()}
+            },
+        }
+    },
 )
-def topic_replies(request, slug: str, payload: ReplyIn):
+def topic_replies(request, slug: str):
     """Post a reply as an AI agent: `Authorization: Bearer <token>` (scope
     `post`) and an `Idempotency-Key` header. The reply form's fields and every
     one of its rules; the disclosure's authorship (`ai_agent`), model and maker
     come from the agent's account. The same key within a day answers 200 with
     the reply it first posted (`Idempotent-Replayed: true`) instead of posting
     it again."""
-    return agent_writes.post_reply(request, slug, payload.dict())
+    return agent_writes.post_reply(request, slug)
 
 
 class TokenOut(Schema):

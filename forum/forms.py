@@ -754,6 +754,8 @@ class TopicAdminForm(DisclosureChecks, forms.ModelForm):
         self.fields["conflict_parties"].queryset = Party.objects.filter(
             topic_id=self.instance.pk
         )
+        # An article has no agent's account behind it.
+        self.fields["authorship"].choices = [("", "---------"), *PERSON_AUTHORSHIPS]
 
     @property
     def topic(self) -> Topic:

@@ -6,7 +6,7 @@ that no cache has seen (any depth, any filter, the first after a new reply)
 would pay it twenty times. Instead a reply's HTML and JSON-LD record are stored
 beside it in a `ReplyPiece`, with a `version` digesting everything the piece
 shows: the reply's row (an edit, a review, hiding, restoring, a relabel all
-change it), its author's name, its topic's parts (stance names, parties, the
+change it), its author's name (and, for an agent, its operator's), its topic's parts (stance names, parties, the
 article's passages, the lock) and the templates that render it. A piece is
 never invalidated: a page that reads one whose version no longer matches
 renders it again and stores the new one.
@@ -25,13 +25,13 @@ from django.template.loader import get_template
 
 from . import history, records
 from .caching import cache_get_many, cache_set_many, digest
-from .models import Post, ReplyPiece, Topic
+from .models import Agent, Post, ReplyPiece, Topic
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "forum/_post.html"
 # Bump when records.comment_text or this module change what a piece holds.
-FORMAT = 9
+FORMAT = 10
 
 Piece = tuple[str, str]  # (HTML, JSON-LD record as text, "" when hidden)
 
@@ -59,9 +59,9 @@ def reply_pieces(topic: Topic, ids: list[int], *, staff: bool) -> list[Piece]:
     """
     parts = topic_parts(topic)
     versions, found = {}, {}
-    for *row, author, version, html, record in rows_with_pieces(ids):
+    for *row, author, operator, version, html, record in rows_with_pieces(ids):
         pk = row[PK]
-        versions[pk] = digest(*row, author, parts, staff, templates())
+        versions[pk] = digest(*row, author, operator, parts, staff, templates())
         if not staff and version == versions[pk]:
             found[pk] = (html, record)
     if staff:
@@ -81,8 +81,9 @@ def reply_pieces(topic: Topic, ids: list[int], *, staff: bool) -> list[Piece]:
 
 def rows_with_pieces(ids: list[int]) -> list[tuple]:
     """Each reply's row (its columns as the database gives them), its author's
-    name and its stored piece, in one plain query: the ORM spent longer
-    building this query than the database running it."""
+    name, the name of the person who runs its author if an agent, and its
+    stored piece, in one plain query: the ORM spent longer building this
+    query than the database running it."""
     if not ids:
         return []
     with connection.cursor() as cursor:
@@ -96,10 +97,13 @@ def _rows_sql(vendor: str, n: int) -> str:
     user = get_user_model()
     columns = ", ".join(f"p.{quote(f.column)}" for f in Post._meta.concrete_fields)
     name = quote(user._meta.get_field(user.USERNAME_FIELD).column)
+    users, pk = quote(user._meta.db_table), quote(user._meta.pk.column)
     return (
-        f"SELECT {columns}, u.{name}, r.version, r.html, r.record "
+        f"SELECT {columns}, u.{name}, o.{name}, r.version, r.html, r.record "
         f"FROM {quote(Post._meta.db_table)} p "
-        f"JOIN {quote(user._meta.db_table)} u ON u.{quote(user._meta.pk.column)} = p.author_id "
+        f"JOIN {users} u ON u.{pk} = p.author_id "
+        f"LEFT JOIN {quote(Agent._meta.db_table)} a ON a.account_id = p.author_id "
+        f"LEFT JOIN {users} o ON o.{pk} = a.operator_id "
         f"LEFT JOIN {quote(ReplyPiece._meta.db_table)} r ON r.post_id = p.id "
         f"WHERE p.id IN ({', '.join(['%s'] * n)})"
     )

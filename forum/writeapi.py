@@ -21,6 +21,8 @@ from django.http import JsonResponse
 from django.http.request import QueryDict
 from django.urls import reverse
 from django.utils import timezone
+from ninja import Schema
+from pydantic import ValidationError as PydanticError
 
 from . import limits, opendata, services
 from .forms import AgentReplyForm
@@ -32,6 +34,26 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 # Refusals of who is asking (403) and of the moment (409); any other is 422.
 FORBIDDEN = {"suspended", "not_yours"}
 CONFLICTS = {"topic_locked"}
+
+
+class ReplyIn(Schema):
+    """The body of a reply, in the reply form's terms."""
+
+    body: str
+    stances: list[str]
+    tags: list[str] = []
+    parent: int | None = None
+    passage: int | None = None
+    affiliation: str
+    paid: str
+    paid_by: str = ""
+    conflict: str
+    conflict_details: str = ""
+    conflict_parties: list[str] = []
+    # Fixed by the agent's account: leave them out, or give exactly those.
+    authorship: str | None = None
+    ai_model: str | None = None
+    ai_maker: str | None = None
 
 
 class Replay(Exception):
@@ -67,11 +89,14 @@ def authenticated(request, scope: str):
         return refused_token(exc)
 
 
-def post_reply(request, slug: str, data: dict):
+def post_reply(request, slug: str):
     found = authenticated(request, "post")
     if isinstance(found, JsonResponse):
         return found
     agent, token = found
+    data = read_body(request)
+    if isinstance(data, JsonResponse):
+        return data
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
         return refusal(
@@ -124,6 +149,26 @@ def post_reply(request, slug: str, data: dict):
     )
     response["Location"] = reverse("api-1:post", args=[post.pk])
     return response
+
+
+def read_body(request) -> dict | JsonResponse:
+    """The request's JSON as ReplyIn's fields, or a 400 naming each wrong one."""
+    try:
+        raw = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return refusal(400, "The body is not JSON: send the reply as a JSON object.")
+    try:
+        return ReplyIn.model_validate(raw).model_dump()
+    except PydanticError as exc:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]) or "body",
+                "message": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return refusal(400, detail, errors)
 
 
 def claimed_disclosure(agent: Agent, data: dict) -> str | None:

@@ -158,9 +158,14 @@ def test_a_person_runs_at_most_the_set_number_of_agents(settings, operator):
         make_agent(operator, "bot-two")
     client = signed_in(operator)
     client.get(f"/accounts/agents/{first.pk}/")  # the page with the Retire button
-    client.post(f"/accounts/agents/{first.pk}/retire/")
+    unconfirmed = client.post(f"/accounts/agents/{first.pk}/retire/")
+    assert Agent.objects.get(pk=first.pk).status == AgentStatus.ACTIVE
+    assert unconfirmed.status_code == 302  # back to its page, saying why
+    client.post(f"/accounts/agents/{first.pk}/retire/", {"confirm": "yes"})
 
     assert make_agent(operator, "bot-two").status == AgentStatus.ACTIVE
+    # A retired agent's page still reads; it takes no token.
+    assert client.get(f"/accounts/agents/{first.pk}/").status_code == 200
     assert Agent.objects.get(pk=first.pk).status == AgentStatus.RETIRED
 
 
@@ -349,6 +354,7 @@ def test_a_token_without_the_post_scope_may_not_post(topic, agent):
         "retired",
         "operator suspended",
         "account suspended",
+        "account made active",
     ],
 )
 def test_a_token_stops_when_it_or_its_agent_or_operator_ends(
@@ -362,6 +368,9 @@ def test_a_token_stops_when_it_or_its_agent_or_operator_ends(
         client.post(f"/accounts/agents/{agent.pk}/tokens/{row.pk}/revoke/")
     elif end == "expired":
         AgentToken.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    elif end == "account made active":
+        agent.account.is_active = True
+        agent.account.save()
     elif end in ("suspended", "retired"):
         status = AgentStatus.SUSPENDED if end == "suspended" else AgentStatus.RETIRED
         services.agents_set_status(
@@ -441,6 +450,16 @@ def test_every_rule_of_the_reply_form_holds_over_the_api(
     assert post_api("no-such-topic", token).status_code == 404
     bad_type = post_api(topic, token, reply_json(stances="not-a-list"), key="t")
     assert bad_type.status_code == 400
+    assert [e["field"] for e in bad_type.json()["errors"]] == ["stances"]
+    not_json = Client().post(
+        f"/api/v1/topics/{topic.slug}/replies",
+        "{not json",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "nj"},
+    )
+    assert not_json.status_code == 400 and "not JSON" in not_json.json()["detail"]
+    # Without a valid token, what the body holds is never read: 401.
+    assert post_api(topic, "sp_bad_token", {"body": 1}).status_code == 401
 
 
 def test_a_locked_topic_refuses_an_agents_reply(topic, token, moderator):
@@ -648,3 +667,17 @@ def test_two_requests_with_one_key_at_once_post_one_reply(monkeypatch, where):
         assert second.status_code == 422
     assert Post.objects.count() == 1
     assert AgentRequest.objects.count() == 1
+
+
+def test_an_agents_replies_follow_a_rename_of_its_operator(client, topic, agent_reply):
+    """Each reply's stored piece is versioned on the operator's name too."""
+    assert "olivia" in post_block(client.get(f"/t/{topic.slug}/"), agent_reply)
+    operator = agent_reply.author.agent.operator
+    operator.username = "olivia-renamed"
+    operator.save()
+    # The next change to the topic renders its pages anew (a rename moves none).
+    Topic.objects.filter(pk=topic.pk).update(revised=timezone.now())
+
+    block = post_block(client.get(f"/t/{topic.slug}/"), agent_reply)
+
+    assert "olivia-renamed" in block and "/u/olivia-renamed/" in block

@@ -291,7 +291,7 @@ def test_a_reader_makes_an_agent_and_a_token_and_the_agent_posts_with_it(site, p
     page.get_by_label("What it does").fill("Checks the sources replies cite.")
     page.get_by_role("button", name="Make the agent").click()
     page.wait_for_url(re.compile(r"/accounts/agents/\d+/$"))
-    expect(page.locator(".messages")).to_contain_text("Agent browser-factbot is made")
+    expect(page.locator(".messages")).to_contain_text("Agent browser-factbot created")
 
     page.get_by_label("Label").fill("browser runner")
     page.get_by_role("button", name="Make the token").click()

@@ -838,7 +838,7 @@ def test_author_names_in_the_thread_link_to_their_profiles(client, topic):
     for post, author in ((one, first), (two, second)):
         assert (
             f'<a class="author-link" href="/u/{author.username}/">'
-            f'<strong class="author">{author.username}</strong></a>'
+            f'<strong class="author"><bdi>{author.username}</bdi></strong></a>'
         ) in post_block(response, post)
 
 

@@ -11,7 +11,7 @@ from django.test import Client
 from forum import services, sharing
 from forum.models import Post, PostStatus, StanceMapPiece, Topic
 
-from .factories import edit_post, make_post, make_user, stance
+from .factories import disclosure, edit_post, make_post, make_user, stance
 from .pages import (
     messages_shown,
     page,
@@ -309,3 +309,24 @@ def test_filtered_pages_seek_their_runs_and_stay_right_as_the_thread_changes(
     check()
     edit_post(Post.objects.get(topic=topic, number=5), stances=[justified])
     check()
+
+
+def test_a_filtered_view_that_was_empty_shows_its_first_reply(client, topic, seven):
+    """Its run starts were read while it had none: the first reply still shows."""
+    url = f"/t/{topic.slug}/"
+    empty = client.get(url, {"written": "ai_generated"})
+    assert shown_post_ids(empty) == []
+
+    first = make_post(
+        topic=topic,
+        stances=[stance(topic, ENDANGERS)],
+        disclosure=disclosure(
+            authorship="ai_generated", ai_model="Claude", ai_maker="Anthropic"
+        ),
+    )
+
+    for query in (
+        {"written": "ai_generated"},
+        {"written": "ai_generated", "order": "newest"},
+    ):
+        assert shown_post_ids(client.get(url, query)) == [first.pk], query

@@ -215,14 +215,14 @@ def test_thread_shows_replies_oldest_first_with_author_permalink_stances_tags_an
     assert shown_post_ids(response) == [first.pk, reply.pk, last.pk]
     assert [first.number, reply.number, last.number] == [1, 2, 3]
     first_html, reply_html = post_block(response, first), post_block(response, reply)
-    assert '<strong class="author">ada</strong>' in first_html
+    assert '<strong class="author"><bdi>ada</bdi></strong>' in first_html
     assert f'<a class="permalink" href="/p/{first.pk}/"' in first_html
     assert (
         '<ul class="tags" aria-label="Keyword tags"><li>#<bdi>exploits</bdi></li>'
         "<li>#<bdi>open source</bdi></li></ul>" in first_html
     )
     assert "in reply to" not in first_html
-    assert '<strong class="author">grace</strong>' in reply_html
+    assert '<strong class="author"><bdi>grace</bdi></strong>' in reply_html
     assert f'in reply to <a href="/p/{first.pk}/">#{first.pk}</a>' in reply_html
     assert stance_badges(first_html) == [
         ("supports", "Supports: The ban endangers defenders")

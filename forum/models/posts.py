@@ -88,9 +88,6 @@ class PostQuerySet(models.QuerySet):
         """Replies in one authorship class (`Written`)."""
         return self.filter(authorship__in=Written.authorships(written))
 
-    def without_written(self, written: str):
-        return self.exclude(authorship__in=Written.authorships(written))
-
     def with_party_flag(self):
         """Each reply flagged `has_party`: does a declared conflict name a party?"""
         links = Post.conflict_parties.through.objects.filter(post=OuterRef("pk"))

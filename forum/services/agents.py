@@ -267,8 +267,18 @@ def agent_authenticate(header: str, scope: str) -> tuple[Agent, AgentToken]:
     agent = token.agent
     if agent.status != AgentStatus.ACTIVE:
         raise AgentRefused(401, f"This agent is {agent.get_status_display().lower()}.")
-    if user_suspension(agent.operator) or not agent.operator.is_active:
+    if user_suspension(agent.operator):
         raise AgentRefused(401, "This agent's operator is suspended.")
+    if not agent.operator.is_active:
+        raise AgentRefused(401, "This agent's operator's account is closed.")
+    if agent.account.is_active:
+        # Someone made it an account that signs in (the admin allows it): it
+        # is no longer judged as an agent's, so it posts nothing until undone.
+        raise AgentRefused(
+            401,
+            "This agent's account was made active in the admin; a moderator must "
+            "make it inactive again before it can post.",
+        )
     if suspension := _account_suspension(agent):
         raise AgentRefused(401, f"This agent is suspended: {suspension.reason}")
     if scope not in token.scopes:

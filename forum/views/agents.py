@@ -31,7 +31,7 @@ def agent_list(request):
         agent = agents.agent_create(operator=request.user, **data)
         messages.success(
             request,
-            f"Agent {agent.name} is made. Make it a token to let it post.",
+            f"Agent {agent.name} created. Make it a token to let it post.",
         )
         return redirect("agent-detail", pk=agent.pk)
 
@@ -83,7 +83,8 @@ def agent_detail(request, pk):
             "active": agent.status == AgentStatus.ACTIVE,
         }
 
-    blocked = agent.status != AgentStatus.ACTIVE
+    # A suspended or retired agent's page reads as ever; it takes no token.
+    blocked = request.method == "POST" and agent.status != AgentStatus.ACTIVE
     return submit(
         request,
         form,
@@ -100,9 +101,7 @@ def token_revoke(request, pk, token_pk):
     agent = own_agent(request, pk)
     token = get_object_or_404(AgentToken, pk=token_pk, agent=agent)
     agents.token_revoke(token=token, by=request.user)
-    messages.success(
-        request, f"Token sp_{token.prefix}_… is revoked: it works no more."
-    )
+    messages.success(request, f"Token sp_{token.prefix}_… revoked: it no longer works.")
     return redirect("agent-detail", pk=agent.pk)
 
 
@@ -110,6 +109,13 @@ def token_revoke(request, pk, token_pk):
 @require_POST
 def agent_retire(request, pk):
     agent = own_agent(request, pk)
+    if not request.POST.get("confirm"):
+        messages.error(
+            request,
+            f"{agent.name} is not retired: tick the box to confirm. Retiring is "
+            "for good.",
+        )
+        return redirect("agent-detail", pk=agent.pk)
     agents.agent_retire(agent=agent, operator=request.user)
     messages.success(
         request, f"Agent {agent.name} is retired; its replies stay, its tokens stop."

@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 from functools import cache, cached_property
-from urllib.parse import quote
 
 from django.shortcuts import render
 from django.urls import reverse
@@ -53,11 +52,6 @@ class Results(Sequence):
 
 
 @cache
-def _profile_url() -> str:
-    return reverse("profile", args=["~"]).replace("~", "{}")
-
-
-@cache
 def _topic_url() -> str:
     return reverse("topic-detail", args=["slug0"]).replace("/slug0/", "/{}/")
 
@@ -70,10 +64,8 @@ def strip_ready(posts) -> list[Post]:
     """`posts` with what a result shows: their links (opendata.with_links) and
     their addresses, formatted rather than reversed sixty times a page."""
     posts = with_links(list(posts))
-    profile = _profile_url()
     for post in posts:
         post.url = post_url("post-detail", post.pk)
-        post.profile_url = profile.format(quote(post.author.get_username()))
         post.topic.url = reverse_cached_topic(post.topic.slug)
     return posts
 

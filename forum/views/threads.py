@@ -447,6 +447,7 @@ def run_starts(request, view: ThreadView, posts) -> list[int]:
             query,
         ),
         lambda: list(starts),
+        store=cacheable(request, THREAD_PARAMS),
     )
 
 
@@ -467,7 +468,9 @@ class Runs(Sequence):
         start, stop, _ = index.indices(self.count)
         size, known = per_page(), len(self.starts)
         run, skip = divmod(start, size)
-        if run >= known:  # replies that came after the starts were read
+        if not known:  # the view was empty when its starts were read
+            run, skip = -1, start
+        elif run >= known:  # replies that came after the starts were read
             run, skip = known - 1, start - (known - 1) * size
         ids = self.posts.order_by("number").values_list("pk", flat=True)
         if run >= 0:
