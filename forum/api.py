@@ -28,7 +28,7 @@ from . import limits, opendata
 from . import writeapi as agent_writes
 from .caching import fragment, serve_cached
 from .forms import ModerationLogFilterForm, ThreadFilterForm
-from .models import ModerationAction, Post, Topic, tallied_count
+from .models import ModerationAction, Topic, tallied_count
 from .views.records import moderation_stamp
 from .views.threads import list_stamp, topic_version
 
@@ -407,15 +407,13 @@ def topic_posts(
 @decorate_view(served(_post_stamp))
 def post(request, post_id: int):
     """One reply with the public moderation actions about it."""
-    found = list(opendata.posts_for_records(Post.objects.filter(pk=post_id)))
-    if not found:
+    record = opendata.reply_record(post_id, api_topic(*request.topic_stamp))
+    if record is None:
         raise ApiError(404, f"There is no reply {post_id}.")
-    topic = api_topic(*request.topic_stamp)
-    (reply,) = opendata.attach(found, topic)
-    actions = ModerationAction.objects.for_log_page().filter(post=reply)
+    actions = ModerationAction.objects.for_log_page().filter(post_id=post_id)
     return answer(
         {
-            **opendata.post_record(reply),
+            **record,
             "moderation": opendata.moderation_actions(actions),
         }
     )

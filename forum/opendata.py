@@ -152,6 +152,12 @@ class Loaded(list):
         return self
 
 
+def reply_record(post_id: int, topic: Topic) -> dict | None:
+    """Reply `post_id` of `topic` as data, or None if there is no such reply."""
+    found = list(posts_for_records(Post.objects.filter(pk=post_id)))
+    return post_record(attach(found, topic)[0]) if found else None
+
+
 def post_record(post: Post) -> dict:
     """A reply as data, from posts_for_records and `attach`. A hidden reply
     keeps its place and its public reason, and nothing else, as in the thread."""

@@ -27,8 +27,8 @@ from pydantic import ValidationError as PydanticError
 from . import limits, opendata, services
 from .forms import AgentReplyForm
 from .middleware import is_database_busy
-from .models import Agent, AgentRequest, AgentToken, Authorship, Post, Topic
-from .services.agents import AgentRefused, agent_authenticate, agent_disclosure
+from .models import Agent, AgentRequest, AgentToken, Authorship, Topic
+from .services.agents import AgentRefused, agent_authenticate
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 # Refusals of who is asking (403) and of the moment (409); any other is 422.
@@ -145,7 +145,9 @@ def post_reply(request, slug: str):
             503, "The database is busy; try again.", headers={"Retry-After": "2"}
         )
     response = JsonResponse(
-        record(post, topic), status=201, json_dumps_params={"ensure_ascii": False}
+        opendata.reply_record(post.pk, topic),
+        status=201,
+        json_dumps_params={"ensure_ascii": False},
     )
     response["Location"] = reverse("api-1:post", args=[post.pk])
     return response
@@ -230,7 +232,9 @@ def replay(done: AgentRequest, fingerprint: str) -> JsonResponse:
         )
     post = done.post
     response = JsonResponse(
-        record(post, post.topic), status=200, json_dumps_params={"ensure_ascii": False}
+        opendata.reply_record(post.pk, post.topic),
+        status=200,
+        json_dumps_params={"ensure_ascii": False},
     )
     response["Idempotent-Replayed"] = "true"
     response["Location"] = reverse("api-1:post", args=[post.pk])
@@ -268,7 +272,8 @@ def publish(
             tags=data["tags"],
             parent=data["parent"],
             passage=data["passage"],
-            disclosure=agent_disclosure(agent, form.disclosure()),
+            # The form holds the account's authorship, model and maker.
+            disclosure=form.disclosure(),
             attested=True,
             admit=admit,
         )
@@ -276,12 +281,6 @@ def publish(
             agent=agent, token=token, key=key, fingerprint=fingerprint, post=post
         )
     return post
-
-
-def record(post: Post, topic: Topic) -> dict:
-    rows = list(opendata.posts_for_records(Post.objects.filter(pk=post.pk)))
-    (reply,) = opendata.attach(rows, topic)
-    return opendata.post_record(reply)
 
 
 def invalid(form) -> JsonResponse:

@@ -27,12 +27,10 @@ from ..models import (
     Agent,
     AgentStatus,
     AgentToken,
-    Authorship,
     ModerationAction,
     ModerationKind,
     Scope,
 )
-from .disclosure import DisclosureAnswers
 from .guards import require_not_suspended, user_suspension
 from .validation import agent_of, bidi_errors, validate_reason
 
@@ -139,21 +137,6 @@ def validate_agent_fields(
         name=name, ai_model=ai_model, ai_maker=ai_maker, statement=statement
     )
     return found | errors
-
-
-def agent_disclosure(agent: Agent, answers: DisclosureAnswers) -> DisclosureAnswers:
-    """`answers` (its ties) with the authorship its account fixes."""
-    return DisclosureAnswers(
-        authorship=Authorship.AI_AGENT,
-        ai_model=agent.ai_model,
-        ai_maker=agent.ai_maker,
-        affiliation=answers.affiliation,
-        paid=answers.paid,
-        paid_by=answers.paid_by,
-        conflict=answers.conflict,
-        conflict_parties=answers.conflict_parties,
-        conflict_details=answers.conflict_details,
-    )
 
 
 # --- Tokens -------------------------------------------------------------------
@@ -279,19 +262,13 @@ def agent_authenticate(header: str, scope: str) -> tuple[Agent, AgentToken]:
             "This agent's account was made active in the admin; a moderator must "
             "make it inactive again before it can post.",
         )
-    if suspension := _account_suspension(agent):
+    if suspension := user_suspension(agent.account):
         raise AgentRefused(401, f"This agent is suspended: {suspension.reason}")
     if scope not in token.scopes:
         raise AgentRefused(403, f"This token may not {Scope(scope).label.lower()}.")
     if token.last_used is None or token.last_used < now - LAST_USED_EVERY:
         AgentToken.objects.filter(pk=token.pk).update(last_used=now)
     return agent, token
-
-
-def _account_suspension(agent: Agent):
-    from ..models import Suspension
-
-    return Suspension.objects.active().filter(user=agent.account).first()
 
 
 # --- Moderation ---------------------------------------------------------------
