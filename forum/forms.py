@@ -21,6 +21,8 @@ from .models import (
     STATEMENT_MAX_LENGTH,
     Authorship,
     DisclosureDefaults,
+    MailCategory,
+    MailSettings,
     Paid,
     Party,
     PositionProposal,
@@ -31,6 +33,7 @@ from .models import (
     Suspension,
     Ties,
     Topic,
+    WatchLevel,
     Written,
 )
 from .search import QUERY_MAX_LENGTH
@@ -948,3 +951,25 @@ class TokenForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["days"].initial = settings.STANDPOINT_AGENT_TOKEN_DAYS
+
+
+class MailChoicesForm(forms.ModelForm):
+    """Per kind of notification: no mail, at once, or in a daily or weekly digest."""
+
+    class Meta:
+        model = MailSettings
+        fields = [c.value for c in MailCategory]
+        labels = {c.value: c.label for c in MailCategory}
+        widgets = {c.value: forms.RadioSelect for c in MailCategory}
+
+
+class AddressForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail address",
+        max_length=254,
+        help_text="We mail a link to it; notifications go there once you open it.",
+    )
+
+
+class WatchForm(forms.Form):
+    level = forms.ChoiceField(choices=WatchLevel.choices)

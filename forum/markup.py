@@ -4,6 +4,7 @@ markdown-it-py refuses raw HTML and dangerous link schemes itself; nh3 is the
 second, independent wall, so a parser bug alone cannot put script on the page.
 """
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from html import unescape
@@ -92,3 +93,34 @@ def quote_markdown(text: str, *, source: str, url: str, words: int = 80) -> str:
     kept = text.split()
     excerpt = " ".join(kept[:words]) + (" …" if len(kept) > words else "")
     return f"> {excerpt}\n>\n> — [{source}]({url})\n\n"
+
+
+# An @name as Django spells usernames, not inside a word or an e-mail address;
+# a trailing full stop ends the sentence, not the name.
+MENTION = re.compile(r"(?<![\w@./+-])@([\w.@+-]*[\w@+-])")
+# A link to a reply's permanent address, as "Quote" writes it.
+POST_LINK = re.compile(r"^(?:https?://[^/]+)?/p/(\d{1,18})/?(?:#.*)?$")
+
+
+def references(text: str) -> tuple[list[str], list[int]]:
+    """The @names `text` mentions and the replies it quotes, in order, once each.
+
+    Read from the parsed markdown: nothing inside code counts (code spans and
+    blocks are their own tokens), and a quote is a link to a reply inside a
+    blockquote, as "Quote" writes it.
+    """
+    names, quoted, quoting = {}, {}, 0
+    for token in _markdown.parse(text):
+        if token.type == "blockquote_open":
+            quoting += 1
+        elif token.type == "blockquote_close":
+            quoting -= 1
+        elif token.type == "inline":
+            for child in token.children or ():
+                if child.type == "text":
+                    names.update(dict.fromkeys(MENTION.findall(child.content)))
+                elif quoting and child.type == "link_open":
+                    found = POST_LINK.match(str(child.attrs.get("href", "")))
+                    if found:
+                        quoted[int(found[1])] = None
+    return list(names), list(quoted)

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE = "forum/_post.html"
 # Bump when records.comment_text or this module change what a piece holds.
-FORMAT = 10
+FORMAT = 11
 
 Piece = tuple[str, str]  # (HTML, JSON-LD record as text, "" when hidden)
 

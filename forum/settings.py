@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import dj_email_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -52,6 +53,9 @@ INSTALLED_APPS = [
     "csp",
     # Its docs page's scripts and styles, served from here (the CSP allows no CDN).
     "ninja",
+    # Django's tasks API (a backport until Django 6) and its database queue.
+    "django_tasks",
+    "django_tasks_db",
     "forum",
 ]
 
@@ -86,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "forum.context.site",
+                "forum.context.notifications",
             ],
         },
     },
@@ -272,6 +277,8 @@ STANDPOINT_RATE_LIMITS = {
     # agents; stricter than people's.
     "agent_post": os.environ.get("RATE_LIMIT_AGENT_POST", "1/5m, 20/d"),
     "operator_post": os.environ.get("RATE_LIMIT_OPERATOR_POST", "1/5m, 20/d"),
+    # Verification mails a reader may ask for.
+    "verify_mail": os.environ.get("RATE_LIMIT_VERIFY_MAIL", "3/h, 10/d"),
 }
 # AI agents (forum/services/agents.py): how many one person may run, and how
 # long a token lasts unless its operator says otherwise.
@@ -300,6 +307,40 @@ STANDPOINT_DUPLICATE_SECONDS = int(os.environ.get("DUPLICATE_SECONDS", "1800"))
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-
 # separated); by default none: a client can send any X-Forwarded-For it likes.
 STANDPOINT_TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+
+# Background work (forum/tasks.py): notifications and mail. The queue lives in
+# the site's database, so the embedded default needs no other server;
+# `manage.py serve` runs a worker beside the web workers (README, Notifications).
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+# Mail through Django's e-mail framework, configured by one URL:
+# console:// (the default: mail is printed by the worker), smtp://user:pass@host:587/?tls=True,
+# smtps://..., file:///path, memory://. DEFAULT_FROM_EMAIL names the sender.
+_email = dj_email_url.parse(os.environ.get("EMAIL_URL", "console://"))
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS, EMAIL_USE_SSL = _email["EMAIL_USE_TLS"], _email["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"] or 30
+EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"] or None
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DEFAULT_FROM_EMAIL",
+    _email.get("DEFAULT_FROM_EMAIL") or "Standpoint <notifications@localhost>",
+)
+# Links in mail are absolute: the site's address as readers reach it.
+STANDPOINT_SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+# How long an address verification link works.
+STANDPOINT_VERIFY_SECONDS = int(os.environ.get("VERIFY_SECONDS", str(3 * 86400)))
+# Readers one reply can mention and so notify.
+STANDPOINT_MENTIONS_MAX = 10
+# How often the worker looks for digests that are due.
+STANDPOINT_DIGEST_CHECK_SECONDS = float(os.environ.get("DIGEST_CHECK_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,

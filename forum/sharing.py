@@ -13,7 +13,10 @@ without rendering the page again:
 - an Edit link at each `<!--edit <post> <tag>-->` hole where they may edit:
   staff everywhere, authors on their own replies. The tag is a keyed hash of
   the reply's author, so the shared page names no account ids, and matching
-  the reader's own costs no query.
+  the reader's own costs no query;
+- where they stopped reading: a "new" marker at `<!--new <number>-->` before
+  their first unread reply, and their `<!--unread-->` and `<!--watch-->` parts
+  (forum.views.threads.reader_parts).
 
 Nothing of a reader may be in the shared page: it is rendered from a copy of
 the request with no user, no session and no messages, and it holds no CSRF
@@ -33,6 +36,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .caching import fragment
+from .services.notifications import unread_count
 
 # What a reader's kept parts hold where their CSRF token goes: no token is
 # ever kept, each request gets its own.
@@ -40,14 +44,17 @@ TOKEN = "csrf-token-of-this-request"
 # As forum/_post.html leaves it: the reply's id and its author's.
 RAW_HOLE = re.compile(r"<!--edit (\d+) (\d+)-->")
 # Everything `fill` puts in, found in one pass: `<!--edit <post> <tag>-->`,
-# `<!--account-->…<!--/account-->`, `<!--reply-->…<!--/reply-->`, `<!--messages-->`.
+# `<!--new <number>-->`, `<!--account-->…<!--/account-->`,
+# `<!--reply-->…<!--/reply-->`, `<!--messages-->`, `<!--watch-->`, `<!--unread-->`.
 # Bytes: the stored page is filled as it is inflated, never decoded.
 PARTS = re.compile(
     rb"<!--(?:edit (?P<post>\d+) (?P<author>[0-9a-f]{16})"
+    rb"|new (?P<number>\d+)"
     rb"|(?P<part>account|reply)-->.*?<!--/(?P=part)"
-    rb"|messages)-->",
+    rb"|(?P<hole>messages|watch|unread))-->",
     re.S,
 )
+NEW_MARKER = b'<p class="new-marker" id="new"><span>New since you last read</span></p>'
 
 
 def anonymous_copy(request):
@@ -72,26 +79,42 @@ def seal_holes(html: str) -> str:
     return RAW_HOLE.sub(lambda m: f"<!--edit {m[1]} {author_tag(int(m[2]))}-->", html)
 
 
-def fill(request, page: bytes, *, reply_section) -> bytes:
+def fill(
+    request,
+    page: bytes,
+    *,
+    reply_section,
+    holes: dict[bytes, str] | None = None,
+    first_new: int | None = None,
+) -> bytes:
     """`page`, a shared page's UTF-8 bytes, with this signed-in reader's parts
     in it, in one pass over the page.
 
     `reply_section()` renders the reply form's place (with `TOKEN` for its
-    CSRF token), called only when the page has one.
+    CSRF token), called only when the page has one. `holes` fill the
+    `<!--watch-->` and `<!--unread-->` holes (`TOKEN` for the token too), and
+    the "new" marker goes before reply number `first_new`.
     """
     user = request.user
     token = get_token(request)
+    unread = unread_count(user)
     # The reader's parts are kept rendered with a stand-in for the token.
     account = (
         fragment(
-            ("account", user.pk, user.get_username(), user.is_staff),
+            ("account", user.pk, user.get_username(), user.is_staff, unread),
             lambda: render_to_string(
-                "_account.html", {"user": user, "csrf_token": TOKEN}
+                "_account.html",
+                {"user": user, "csrf_token": TOKEN, "unread_notifications": unread},
             ),
         )
         .replace(TOKEN, token)
         .encode()
     )
+    filled = {
+        name: text.replace(TOKEN, token).encode()
+        for name, text in (holes or {}).items()
+    }
+    marker = str(first_new).encode() if first_new else None
     messages = get_messages(request)
     shown = (
         render_to_string("_messages.html", {"messages": messages}).encode()
@@ -101,6 +124,8 @@ def fill(request, page: bytes, *, reply_section) -> bytes:
     staff, mine = user.is_staff, author_tag(user.pk).encode()
 
     def part(match) -> bytes:
+        if match["number"]:
+            return NEW_MARKER if match["number"] == marker else b""
         if match["post"]:  # an Edit link where this reader may edit
             if staff or hmac.compare_digest(match["author"], mine):
                 return EDIT_LINK % (edit_url().encode() % match["post"])
@@ -109,7 +134,9 @@ def fill(request, page: bytes, *, reply_section) -> bytes:
             return account
         if match["part"] == b"reply":
             return reply_section().replace(TOKEN, token).encode()
-        return shown
+        if match["hole"] == b"messages":
+            return shown
+        return filled.get(match["hole"], b"")
 
     return PARTS.sub(part, page)
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("t/<slug:slug>/", views.topic_detail, name="topic-detail"),
     path("t/<slug:slug>/reply/", views.post_create, name="post-create"),
     path("t/<slug:slug>/feed.atom", feeds.topic_feed, name="topic-feed"),
+    path("t/<slug:slug>/watch/", views.topic_watch, name="topic-watch"),
     path("t/<slug:slug>/reply/preview/", views.reply_preview, name="reply-preview"),
     path(
         "t/<slug:slug>/positions/propose/",
@@ -25,10 +26,40 @@ urlpatterns = [
     path("p/<int:pk>/history/", views.post_history, name="post-history"),
     path("p/<int:pk>/disclosure.json", views.post_disclosure, name="post-disclosure"),
     path("u/<str:username>/", views.profile, name="profile"),
+    path("u/<str:username>/block/", views.user_block, name="user-block"),
     path(
         "u/<str:username>/defaults/",
         views.profile_defaults_history,
         name="profile-defaults-history",
+    ),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications-read"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification-open"),
+    path("notifications/topics/", views.followed_topics, name="followed-topics"),
+    path(
+        "notifications/settings/",
+        views.notification_settings,
+        name="notifications-settings",
+    ),
+    path(
+        "notifications/settings/address/",
+        views.notification_address,
+        name="notifications-address",
+    ),
+    path(
+        "notifications/settings/address/remove/",
+        views.notification_address_remove,
+        name="notifications-address-remove",
+    ),
+    path(
+        "notifications/verify/<str:token>/",
+        views.notification_verify,
+        name="notifications-verify",
+    ),
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        views.notification_unsubscribe,
+        name="notifications-unsubscribe",
     ),
     path("moderation/", views.moderation_log, name="moderation-log"),
     path("moderation/feed.atom", feeds.moderation_feed, name="moderation-feed"),

@@ -42,6 +42,22 @@ from .moderation import (
     Suspension,
     SuspensionQuerySet,
 )
+from .notifications import (
+    CATEGORY_OF,
+    DIGEST_PERIODS,
+    KINDS_OF,
+    MAIL_DEFAULTS,
+    POST_KINDS,
+    Block,
+    MailCategory,
+    MailChoice,
+    Mailing,
+    MailSettings,
+    Notification,
+    NotificationKind,
+    TopicReader,
+    WatchLevel,
+)
 from .posts import (
     Post,
     PostKeyword,
@@ -63,6 +79,20 @@ from .tallies import (
 from .topics import PageStamp, Party, Polarity, Position, Stance, Topic, TopicQuerySet
 
 __all__ = [
+    "CATEGORY_OF",
+    "DIGEST_PERIODS",
+    "KINDS_OF",
+    "MAIL_DEFAULTS",
+    "POST_KINDS",
+    "Block",
+    "MailCategory",
+    "MailChoice",
+    "MailSettings",
+    "Mailing",
+    "Notification",
+    "NotificationKind",
+    "TopicReader",
+    "WatchLevel",
     "AGENT_NAME_MAX_LENGTH",
     "ATTESTATION",
     "Agent",

@@ -17,6 +17,7 @@ from ..models import (
     Topic,
 )
 from .guards import locked_rows
+from .moderation import record
 from .validation import (
     validate_defaults,
     validate_reason,
@@ -53,8 +54,15 @@ def user_suspend(
     )
     suspension.full_clean(exclude=["user", "created_by"], validate_constraints=False)
     suspension.save()
-    ModerationAction.objects.create(
-        actor=actor, action=ModerationKind.SUSPEND, reason=reason, suspension=suspension
+    record(
+        [
+            ModerationAction(
+                actor=actor,
+                action=ModerationKind.SUSPEND,
+                reason=reason,
+                suspension=suspension,
+            )
+        ]
     )
     return suspension
 
@@ -69,7 +77,7 @@ def suspensions_lift(
     Suspension.objects.filter(pk__in=lifting).update(
         lifted_at=timezone.now(), lifted_by=actor
     )
-    ModerationAction.objects.bulk_create(
+    record(
         ModerationAction(
             actor=actor,
             action=ModerationKind.LIFT_SUSPENSION,

@@ -32,6 +32,7 @@ from ..models import (
     Scope,
 )
 from .guards import require_not_suspended, user_suspension
+from .moderation import record
 from .validation import agent_of, bidi_errors, validate_reason
 
 TOKEN_PREFIX = "sp_"
@@ -296,8 +297,15 @@ def agents_set_status(
             continue
         agent.status, agent.status_reason = status, reason
         agent.save(update_fields=["status", "status_reason"])
-        ModerationAction.objects.create(
-            actor=actor, action=STATUS_ACTIONS[status], reason=reason, agent=agent
+        record(
+            [
+                ModerationAction(
+                    actor=actor,
+                    action=STATUS_ACTIONS[status],
+                    reason=reason,
+                    agent=agent,
+                )
+            ]
         )
         changed += 1
     return changed

@@ -25,8 +25,17 @@ from ..models import (
     Topic,
 )
 from .guards import locked_rows
+from .notifications import later
 from .tallies import tallied, topics_touch
 from .validation import validate_reason
+
+
+def record(actions: Iterable[ModerationAction]) -> list[ModerationAction]:
+    """Write log lines; once they commit, a task tells whom they concern."""
+    made = ModerationAction.objects.bulk_create(actions)
+    if made:
+        later("actions_logged", [action.pk for action in made])
+    return made
 
 
 def log(
@@ -36,7 +45,7 @@ def log(
     posts: Iterable[tuple[int, int]],
 ) -> None:
     """One log line per (post id, topic id) in `posts`; `actor` None is the site."""
-    ModerationAction.objects.bulk_create(
+    record(
         ModerationAction(
             actor=actor, action=kind, reason=reason, post_id=pk, topic_id=topic_id
         )
@@ -84,10 +93,18 @@ def _dismiss_reports_on_restore(
         .distinct()
         .values_list("pk", "topic_id")
     )
-    Report.objects.open().filter(post__in=ids).update(
+    closing = Report.objects.open().filter(post__in=ids)
+    reports_closed(list(closing.values_list("pk", flat=True)))
+    closing.update(
         status=ReportStatus.DISMISSED, resolved_by=actor, resolved_at=timezone.now()
     )
     log(actor, ModerationKind.DISMISS_REPORTS, reason, reported)
+
+
+def reports_closed(report_ids: list[int]) -> None:
+    """Once they commit, a task tells the readers who filed them."""
+    if report_ids:
+        later("reports_resolved", report_ids)
 
 
 def hidden_by_threshold(posts: QuerySet[Post]) -> list[int]:
@@ -131,7 +148,7 @@ def topics_set_flag(
     Topic.objects.filter(pk__in=changing).update(
         **{flag: value}, updated=now, revised=now
     )
-    ModerationAction.objects.bulk_create(
+    record(
         ModerationAction(actor=actor, action=kind, reason=reason, topic_id=pk)
         for pk in changing
     )

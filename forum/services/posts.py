@@ -17,6 +17,7 @@ from ..models import Post, Stance, Topic
 from . import tallies
 from .disclosure import DisclosureAnswers
 from .guards import require_not_suspended, topic_open
+from .notifications import later
 from .validation import (
     validate_attested,
     validate_body,
@@ -96,6 +97,7 @@ def post_create(
     )
     tallies.tallies_apply(tallies.Snapshot(), created, now=now, appended=True)
     search.reindex([post.pk])
+    later("reply_published", post.pk)
     return post
 
 

@@ -16,6 +16,7 @@ from ..models import (
 )
 from .disclosure import DisclosureAnswers
 from .guards import locked_rows, require_not_suspended, topic_open
+from .moderation import record
 from .tallies import topics_touch
 from .topics import position_sync_stances
 from .validation import (
@@ -84,14 +85,18 @@ def proposals_decide(
         if approve:
             proposal.position = _position_from(proposal)
         proposal.save()
-        ModerationAction.objects.create(
-            actor=actor,
-            action=ModerationKind.APPROVE_POSITION
-            if approve
-            else ModerationKind.REJECT_POSITION,
-            reason=reason,
-            topic_id=proposal.topic_id,
-            proposal=proposal,
+        record(
+            [
+                ModerationAction(
+                    actor=actor,
+                    action=ModerationKind.APPROVE_POSITION
+                    if approve
+                    else ModerationKind.REJECT_POSITION,
+                    reason=reason,
+                    topic_id=proposal.topic_id,
+                    proposal=proposal,
+                )
+            ]
         )
     if approve:
         topics_touch(topic_ids={proposal.topic_id for proposal in pending})

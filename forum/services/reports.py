@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from ..models import ModerationKind, Post, PostStatus, Report, ReportStatus, ReviewState
 from .guards import locked_rows, require_not_suspended
-from .moderation import hidden_by_threshold, log, posts_review, posts_set_status
+from .moderation import (
+    hidden_by_threshold,
+    log,
+    posts_review,
+    posts_set_status,
+    reports_closed,
+)
 from .validation import validate_reason, validate_report
 
 
@@ -81,7 +87,9 @@ def reports_resolve(
     targets = list(locked_rows(posts).values_list("pk", "topic_id"))
     ids = [pk for pk, _ in targets]
     open_reports = Report.objects.open().filter(post__in=ids)
-    reported = set(open_reports.values_list("post_id", flat=True))
+    closing = list(open_reports.values_list("pk", "post_id"))
+    reported = {post_id for _, post_id in closing}
+    reports_closed([pk for pk, _ in closing])
     closed = open_reports.update(
         status=outcome, resolved_by=actor, resolved_at=timezone.now()
     )

@@ -9,6 +9,19 @@ they share, above all `submit`, the one way a posted form is answered.
 from .accounts import admin_login, login_view, profile_defaults, signup
 from .agents import agent_detail, agent_list, agent_retire, token_revoke
 from .data import data_file, data_package
+from .notifications import (
+    followed_topics,
+    notification_address,
+    notification_address_remove,
+    notification_list,
+    notification_open,
+    notification_settings,
+    notification_unsubscribe,
+    notification_verify,
+    notifications_read,
+    topic_watch,
+    user_block,
+)
 from .posting import (
     position_propose,
     post_create,
@@ -28,6 +41,17 @@ from .site import healthz, server_error
 from .threads import post_detail, topic_detail, topic_list
 
 __all__ = [
+    "followed_topics",
+    "notification_address",
+    "notification_address_remove",
+    "notification_list",
+    "notification_open",
+    "notification_settings",
+    "notification_unsubscribe",
+    "notification_verify",
+    "notifications_read",
+    "topic_watch",
+    "user_block",
     "admin_login",
     "agent_detail",
     "agent_list",

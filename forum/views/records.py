@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 
 from .. import history, records, services
 from ..forms import ModerationLogFilterForm
-from ..models import Agent, ModerationAction, Post
+from ..models import Agent, Block, ModerationAction, Post
 from ..services.validation import agent_of
 from .base import paginate
 from .threads import list_stamp
@@ -98,6 +98,10 @@ def profile(request, username):
             Agent.objects.filter(operator=person).select_related("account")
         ),
     }
+    if request.user.is_authenticated and not context["own"]:
+        context["blocking"] = Block.objects.filter(
+            user=request.user, blocked=person
+        ).exists()
     return render(request, "forum/profile.html", context)
 
 

@@ -33,6 +33,7 @@ from django.db.models.functions import Mod, RowNumber
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
@@ -47,8 +48,17 @@ from ..caching import (
     stored_page,
 )
 from ..forms import PostForm, ThreadFilterForm
-from ..models import DisclosureDefaults, PageStamp, Post, Topic, TopicTallies
+from ..models import (
+    DisclosureDefaults,
+    PageStamp,
+    Post,
+    Topic,
+    TopicReader,
+    TopicTallies,
+    WatchLevel,
+)
 from ..pieces import Reader, reply_pieces, topic_parts
+from ..services import notifications
 from .base import per_page
 
 THREAD_PARAMS = frozenset({"page", "stance", "authorship", "written", "ties", "order"})
@@ -66,8 +76,14 @@ def list_stamp() -> tuple[str, datetime]:
 def topic_list(request):
     topics = list(Topic.objects.for_list_page())
     maps = stancemap.for_topics(topics)
+    new = {}
+    if request.user.is_authenticated:
+        new = notifications.new_counts(request.user, [t.pk for t in topics])
     for topic in topics:
         topic.stance_map = maps[topic.pk]
+        if topic.pk in new:
+            count, first = new[topic.pk]
+            topic.new_replies, topic.new_url = count, unread_url(topic.slug, first)
     return render(request, "forum/topic_list.html", {"topics": topics})
 
 
@@ -148,6 +164,14 @@ class ThreadView:
         return not (self.stable or self.filtering)
 
     @property
+    def last_number(self) -> int | None:
+        """The newest reply number a page of the whole thread shows: how far
+        a reader who saw it has read. None for a filtered view, which skips."""
+        if self.filtering or not self.valid or self.run is None:
+            return None
+        return min(self.run * per_page(), self.stamp.shown)
+
+    @property
     def modified(self) -> datetime:
         """Last-Modified: no earlier than any change the page shows."""
         return self.stamp.revised if self.stable else self.stamp.updated
@@ -216,10 +240,48 @@ def topic_detail(request, slug):
         html, status = found.content, found.status_code
     else:
         html, status = inflate(found[0]), 200
+    reader = notifications.reader_of(request.user, stamp.pk)
+    holes, first_new = reader_parts(slug, stamp, reader)
     html = sharing.fill(
-        request, html, reply_section=lambda: reply_section(request, slug, stamp)
+        request,
+        html,
+        reply_section=lambda: reply_section(request, slug, stamp),
+        holes=holes,
+        first_new=first_new,
     )
+    if status == 200 and (last := view.last_number) is not None:
+        notifications.read_up_to(request.user, stamp.pk, last, reader)
     return HttpResponse(html, status=status)
+
+
+def unread_url(slug: str, number: int) -> str:
+    """The thread page that holds reply `number`, at its "new" marker."""
+    page = (number - 1) // per_page() + 1
+    url = reverse("topic-detail", args=[slug])
+    return f"{url}?page={page}#new" if page > 1 else f"{url}#new"
+
+
+def reader_parts(
+    slug: str, stamp: PageStamp, reader: TopicReader | None
+) -> tuple[dict[bytes, str], int | None]:
+    """A signed-in reader's watch level control and, when the thread has
+    replies after the last they read, where the first is: the `<!--watch-->`
+    and `<!--unread-->` holes, and the number of the reply the "new" marker
+    goes before."""
+    level = reader.effective_level if reader else WatchLevel.TRACKING
+    context = {"slug": slug, "level": level, "csrf_token": sharing.TOKEN}
+    context["levels"] = WatchLevel.choices
+    holes = {b"watch": render_to_string("forum/_watch.html", context)}
+    last_read = reader.last_read if reader else 0
+    if not last_read or last_read >= stamp.shown:
+        return holes, None
+    found = notifications.first_unread(stamp.pk, last_read)
+    if found is None:
+        return holes, None
+    number, count = found
+    context = {"count": count, "url": unread_url(slug, number)}
+    holes[b"unread"] = render_to_string("forum/_unread.html", context)
+    return holes, number
 
 
 def shared_page(request, slug: str, view: ThreadView) -> HttpResponse:

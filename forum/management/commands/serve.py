@@ -5,14 +5,23 @@ ones run the same steps from their own process manager.
 
 The server is granian (its HTTP in Rust) running forum.asgi: every request is
 read whole by the event loop before a thread runs Django, so clients that
-trickle their bodies cost no worker (forum.serving says why).
+trickle their bodies cost no worker (forum.serving says why). Beside it runs
+one task worker (`manage.py worker`: notifications and mail), restarted if it
+dies; both stop when this command is told to stop.
 """
 
+import logging
 import os
+import signal
+import subprocess
 import sys
+import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+logger = logging.getLogger(__name__)
 
 
 def server_argv(
@@ -55,8 +64,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-seed", action="store_true", help="Skip loading seeds/."
         )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Run no task worker here (run `manage.py worker` elsewhere).",
+        )
 
-    def handle(self, *args, host, port, workers, threads, no_seed, **options):
+    def handle(
+        self, *args, host, port, workers, threads, no_seed, no_worker, **options
+    ):
         verbosity = options["verbosity"]
         call_command("migrate", interactive=False, verbosity=verbosity)
         if not no_seed:
@@ -69,4 +85,44 @@ class Command(BaseCommand):
         argv = server_argv(
             "forum.asgi:application", host=host, port=port, workers=workers
         )
-        os.execv(sys.executable, argv)
+        if no_worker:
+            os.execv(sys.executable, argv)
+        sys.exit(supervise(argv, worker_argv()))
+
+
+def worker_argv() -> list[str]:
+    return [sys.executable, str(settings.BASE_DIR / "manage.py"), "worker"]
+
+
+def supervise(server_argv: list[str], worker_argv: list[str]) -> int:
+    """Run the web server and a task worker until the server stops, or this
+    process is told to stop (SIGTERM, SIGINT): then both are stopped. A
+    worker that dies is started again. Returns the server's exit status."""
+    server = subprocess.Popen(server_argv)
+    worker = subprocess.Popen(worker_argv)
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for child in (server, worker):
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while server.poll() is None:
+        if not stopping and worker.poll() is not None:
+            logger.error(
+                "The task worker stopped (%s); starting it again", worker.returncode
+            )
+            time.sleep(1)
+            worker = subprocess.Popen(worker_argv)
+        time.sleep(0.5)
+    if worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    return server.returncode

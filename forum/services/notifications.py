@@ -1,0 +1,619 @@
+"""Telling readers what happened to them, and remembering how far they read.
+
+The request that causes a notification only enqueues a task, on commit
+(`later`); the task (forum.tasks) calls the functions here, which make each
+notification once per recipient and what it is about, and mail it once:
+a task run twice, or two at once, tells and mails nobody twice.
+
+Rules for who is told, in one place (`_recipients`):
+- nobody about their own action, nor about a hidden reply;
+- nobody from a topic they muted, nor of a reply by someone they blocked;
+- a reply that answers, quotes and mentions someone tells them once, as the
+  most specific of those.
+"""
+
+import math
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from .. import markup
+from ..models import (
+    CATEGORY_OF,
+    DIGEST_PERIODS,
+    POST_KINDS,
+    Agent,
+    Block,
+    MailCategory,
+    MailChoice,
+    Mailing,
+    MailSettings,
+    ModerationAction,
+    ModerationKind,
+    Notification,
+    NotificationKind,
+    Post,
+    PostStatus,
+    Report,
+    Topic,
+    TopicReader,
+    WatchLevel,
+)
+
+# Moderators' actions on a post that its author hears of.
+POST_ACTIONS = frozenset(
+    {
+        ModerationKind.HIDE,
+        ModerationKind.RESTORE,
+        ModerationKind.EDIT_POST,
+        ModerationKind.VERIFY_DISCLOSURE,
+        ModerationKind.DISPUTE_DISCLOSURE,
+        ModerationKind.CORRECT_DISCLOSURE,
+        ModerationKind.LABEL_DISCLOSURE,
+    }
+)
+ACCOUNT_ACTIONS = frozenset(
+    {
+        ModerationKind.SUSPEND,
+        ModerationKind.LIFT_SUSPENSION,
+        ModerationKind.SUSPEND_AGENT,
+        ModerationKind.RETIRE_AGENT,
+        ModerationKind.REINSTATE_AGENT,
+    }
+)
+PROPOSAL_ACTIONS = frozenset(
+    {ModerationKind.APPROVE_POSITION, ModerationKind.REJECT_POSITION}
+)
+# Most specific last: a later kind replaces an earlier one for a recipient.
+POST_KIND_ORDER = [
+    NotificationKind.WATCHED,
+    NotificationKind.MENTION,
+    NotificationKind.REPLY,
+    NotificationKind.QUOTE,
+]
+BATCH = 2000
+# Notifications older than this are not mailed: a digest that was off for
+# longer does not bring back last season's news.
+MAIL_MAX_AGE = timedelta(days=30)
+VERIFY_SALT = "standpoint.notifications.verify"
+UNSUBSCRIBE_SALT = "standpoint.notifications.unsubscribe"
+VERIFY = "verify"  # a Mailing's period when it carries a verification link
+
+
+def later(task_name: str, *args) -> None:
+    """Enqueue forum.tasks.`task_name`(*args) once the current transaction commits."""
+    from .. import tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.enqueue(*args), robust=True)
+
+
+# Reading and watching -------------------------------------------------------
+
+
+def reader_of(user: AbstractBaseUser, topic_id: int) -> TopicReader | None:
+    return TopicReader.objects.filter(user=user, topic_id=topic_id).first()
+
+
+def read_up_to(
+    user: AbstractBaseUser, topic_id: int, number: int, reader: TopicReader | None
+) -> None:
+    """Remember that `user` has seen the topic's replies up to `number`; a
+    page of older replies leaves the mark where it was."""
+    if reader is None:
+        TopicReader.objects.bulk_create(
+            [TopicReader(user=user, topic_id=topic_id, last_read=number)],
+            ignore_conflicts=True,
+        )
+    elif reader.last_read < number:
+        TopicReader.objects.filter(pk=reader.pk, last_read__lt=number).update(
+            last_read=number, updated=timezone.now()
+        )
+
+
+@transaction.atomic
+def watch_set(*, user: AbstractBaseUser, topic: Topic, level: str) -> TopicReader:
+    if level not in WatchLevel.values:
+        raise ValidationError("Choose watching, tracking or muted.", code="level")
+    reader, _ = TopicReader.objects.update_or_create(
+        user=user, topic=topic, defaults={"level": level, "updated": timezone.now()}
+    )
+    return reader
+
+
+def followed_topics(user: AbstractBaseUser) -> list[TopicReader]:
+    """The topics whose level the reader chose, or tracks for having posted."""
+    return list(
+        TopicReader.objects.filter(user=user)
+        .exclude(level="")
+        .select_related("topic")
+        .order_by("topic__title")
+    )
+
+
+def new_counts(
+    user: AbstractBaseUser, topic_ids: Iterable[int]
+) -> dict[int, tuple[int, int]]:
+    """(how many, the first's number) of the replies each topic has that
+    `user` has not read, for topics they have read before: two queries for
+    a whole list."""
+    marks = dict(
+        TopicReader.objects.filter(user=user, topic__in=list(topic_ids))
+        .filter(last_read__gt=0)
+        .values_list("topic_id", "last_read")
+    )
+    if not marks:
+        return {}
+    newer = Q()
+    for topic_id, number in marks.items():
+        newer |= Q(topic_id=topic_id, number__gt=number)
+    counts = (
+        Post.objects.filter(newer, status=PostStatus.PUBLISHED)
+        .values("topic_id")
+        .annotate(n=Count("pk"), first=Min("number"))
+        .values_list("topic_id", "n", "first")
+    )
+    return {topic_id: (n, first) for topic_id, n, first in counts}
+
+
+def first_unread(topic_id: int, last_read: int) -> tuple[int, int] | None:
+    """(number of the first reply after `last_read`, how many of them are
+    published), or None when there are none."""
+    newer = Post.objects.filter(topic_id=topic_id, number__gt=last_read)
+    found = newer.filter(status=PostStatus.PUBLISHED).order_by("number")
+    first = found.values_list("number", flat=True).first()
+    return None if first is None else (first, found.count())
+
+
+def block_set(*, user: AbstractBaseUser, other: AbstractBaseUser, blocked: bool):
+    if other.pk == user.pk:
+        raise ValidationError("You cannot block yourself.", code="self")
+    if blocked:
+        Block.objects.get_or_create(user=user, blocked=other)
+    else:
+        Block.objects.filter(user=user, blocked=other).delete()
+
+
+def blocked_users(user: AbstractBaseUser) -> list:
+    ids = Block.objects.filter(user=user).values("blocked")
+    return list(get_user_model().objects.filter(pk__in=ids).order_by("username"))
+
+
+# The notifications page ------------------------------------------------------
+
+
+def visible(user: AbstractBaseUser):
+    """A reader's notifications as they may see them: none about a reply
+    moderators have hidden since (their own hidden post they hear of as a
+    moderation notice)."""
+    return Notification.objects.filter(recipient=user).exclude(
+        Q(kind__in=POST_KINDS) & Q(post__status=PostStatus.HIDDEN)
+    )
+
+
+def unread_count(user: AbstractBaseUser) -> int:
+    return visible(user).filter(read_at__isnull=True).count()
+
+
+def mark_read(user: AbstractBaseUser, pk: int | None = None) -> int:
+    """Mark one of the reader's notifications read, or all when `pk` is None."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if pk is not None:
+        unread = unread.filter(pk=pk)
+    return unread.update(read_at=timezone.now())
+
+
+# Making notifications (run by tasks) ----------------------------------------
+
+
+def reply_published(post_id: int) -> int:
+    """Tell those a new reply concerns; returns how many were told."""
+    post = (
+        Post.objects.filter(pk=post_id, status=PostStatus.PUBLISHED)
+        .select_related("topic")
+        .first()
+    )
+    if post is None:
+        return 0
+    _track(post)
+    told: dict[int, str] = {}
+    watchers = TopicReader.objects.filter(
+        topic_id=post.topic_id, level=WatchLevel.WATCHING
+    ).values_list("user_id", flat=True)
+    for pk in watchers.iterator(chunk_size=BATCH):
+        told[pk] = NotificationKind.WATCHED
+    names, quoted = markup.references(post.body)
+    for pk in _mentioned(names):
+        told[pk] = NotificationKind.MENTION
+    if post.parent_id:
+        answered = Post.objects.filter(
+            pk=post.parent_id, status=PostStatus.PUBLISHED
+        ).values_list("author_id", flat=True)
+        for pk in answered:
+            told[pk] = NotificationKind.REPLY
+    quoted_authors = Post.objects.filter(
+        pk__in=quoted[:20], status=PostStatus.PUBLISHED
+    ).values_list("author_id", flat=True)
+    for pk in quoted_authors:
+        told[pk] = NotificationKind.QUOTE
+    told = _recipients(told, actor=post.author_id, topic_id=post.topic_id)
+    made = [
+        Notification(
+            recipient_id=pk,
+            kind=kind,
+            key=f"post:{post.pk}",
+            actor_id=post.author_id,
+            topic_id=post.topic_id,
+            post=post,
+            created=post.created,
+        )
+        for pk, kind in told.items()
+    ]
+    _store(made)
+    mail_immediately(told)
+    return len(made)
+
+
+def _track(post: Post) -> None:
+    """Posting in a topic tracks it (unless the author chose a level), and the
+    author has read their own reply."""
+    if Agent.objects.filter(account_id=post.author_id).exists():
+        return
+    TopicReader.objects.bulk_create(
+        [
+            TopicReader(
+                user_id=post.author_id,
+                topic_id=post.topic_id,
+                level=WatchLevel.TRACKING,
+                last_read=post.number,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    mine = TopicReader.objects.filter(user_id=post.author_id, topic_id=post.topic_id)
+    mine.filter(level="").update(level=WatchLevel.TRACKING)
+    mine.filter(last_read__lt=post.number).update(last_read=post.number)
+
+
+def _mentioned(names: list[str]) -> list[int]:
+    """The accounts of the first mentioned names that exist, at most
+    STANDPOINT_MENTIONS_MAX, in the order they were written."""
+    names = names[: settings.STANDPOINT_MENTIONS_MAX * 5]
+    found = dict(
+        get_user_model()
+        .objects.filter(username__in=names)
+        .values_list("username", "pk")
+    )
+    return [found[n] for n in names if n in found][: settings.STANDPOINT_MENTIONS_MAX]
+
+
+def _recipients(
+    told: dict[int, str], *, actor: int | None, topic_id: int | None
+) -> dict[int, str]:
+    """`told` without the actor, accounts that cannot read (agents, the
+    deactivated), readers who muted the topic, and, for kinds about a reply,
+    readers who blocked its author."""
+    told.pop(actor, None)
+    if not told:
+        return told
+    ids = list(told)
+    skip = set()
+    for chunk in _chunks(ids):
+        skip.update(
+            get_user_model()
+            .objects.filter(pk__in=chunk, is_active=False)
+            .values_list("pk", flat=True)
+        )
+        if topic_id is not None:
+            skip.update(
+                TopicReader.objects.filter(
+                    topic_id=topic_id, level=WatchLevel.MUTED, user__in=chunk
+                ).values_list("user_id", flat=True)
+            )
+    if actor is not None and any(kind in POST_KINDS for kind in told.values()):
+        blockers = Block.objects.filter(blocked_id=actor).values_list(
+            "user_id", flat=True
+        )
+        skip.update(pk for pk in blockers if told.get(pk) in POST_KINDS)
+    return {pk: kind for pk, kind in told.items() if pk not in skip}
+
+
+def _active(ids: set[int]) -> set[int]:
+    """Those of `ids` whose accounts can read (not agents, not deactivated)."""
+    found = get_user_model().objects.filter(pk__in=ids, is_active=True)
+    return set(found.values_list("pk", flat=True))
+
+
+def _chunks(items: list, size: int = 900) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _store(made: list[Notification]) -> None:
+    """Store each notification once: one already made (a task run again) stays."""
+    for start in range(0, len(made), BATCH):
+        with transaction.atomic():
+            Notification.objects.bulk_create(
+                made[start : start + BATCH], ignore_conflicts=True
+            )
+
+
+def actions_logged(action_ids: list[int]) -> int:
+    """Tell authors, proposers and suspended readers what moderators did."""
+    actions = ModerationAction.objects.filter(pk__in=action_ids).select_related(
+        "post", "suspension", "proposal", "agent"
+    )
+    made = []
+    for action in actions:
+        for recipient, kind, topic_id in _told_of(action):
+            if recipient == action.actor_id:
+                continue
+            made.append(
+                Notification(
+                    recipient_id=recipient,
+                    kind=kind,
+                    key=f"action:{action.pk}",
+                    actor=action.actor,
+                    topic_id=topic_id,
+                    post=action.post,
+                    action=action,
+                    created=action.created,
+                )
+            )
+    active = _active({n.recipient_id for n in made})
+    made = [n for n in made if n.recipient_id in active]
+    _store(made)
+    mail_immediately({n.recipient_id: n.kind for n in made})
+    return len(made)
+
+
+def _told_of(action: ModerationAction) -> list[tuple[int, str, int | None]]:
+    """(recipient, kind, topic) for a moderation action: a post's author (an
+    agent's operator for an agent's post), a proposer, a suspended reader."""
+    if action.action in POST_ACTIONS and action.post is not None:
+        author = action.post.author_id
+        operator = Agent.objects.filter(account_id=author).values_list(
+            "operator_id", flat=True
+        )
+        return [
+            (next(iter(operator), author), NotificationKind.MODERATION, action.topic_id)
+        ]
+    if action.action in PROPOSAL_ACTIONS and action.proposal is not None:
+        proposal = action.proposal
+        return [(proposal.author_id, NotificationKind.PROPOSAL, proposal.topic_id)]
+    if action.action in ACCOUNT_ACTIONS:
+        if action.suspension is not None:
+            return [(action.suspension.user_id, NotificationKind.SUSPENSION, None)]
+        if action.agent is not None:
+            return [(action.agent.operator_id, NotificationKind.SUSPENSION, None)]
+    return []
+
+
+def reports_resolved(report_ids: list[int]) -> int:
+    """Tell readers their reports were resolved, with the verdict."""
+    reports = (
+        Report.objects.filter(pk__in=report_ids)
+        .exclude(status="open")
+        .select_related("post")
+    )
+    made = [
+        Notification(
+            recipient_id=report.reporter_id,
+            kind=NotificationKind.REPORT,
+            key=f"report:{report.pk}",
+            actor_id=report.resolved_by_id,
+            topic_id=report.post.topic_id,
+            post=report.post,
+            report=report,
+            created=report.resolved_at or timezone.now(),
+        )
+        for report in reports
+        if report.reporter_id != report.resolved_by_id
+    ]
+    active = _active({n.recipient_id for n in made})
+    made = [n for n in made if n.recipient_id in active]
+    _store(made)
+    mail_immediately({n.recipient_id: n.kind for n in made})
+    return len(made)
+
+
+# Mail ----------------------------------------------------------------------
+
+
+def mail_settings(user: AbstractBaseUser) -> MailSettings:
+    """The reader's mail settings, the defaults if they never saved any (unsaved)."""
+    return MailSettings.objects.filter(user=user).first() or MailSettings(user=user)
+
+
+@transaction.atomic
+def mail_choices_set(*, user: AbstractBaseUser, choices: dict[str, str]) -> None:
+    for category, choice in choices.items():
+        if category not in MailCategory.values or choice not in MailChoice.values:
+            raise ValidationError("Choose none, at once, daily or weekly.")
+    MailSettings.objects.update_or_create(user=user, defaults=choices)
+
+
+def address_verification(*, user: AbstractBaseUser, address: str) -> Mailing:
+    """Ask `address` to confirm it is the reader's: a mailing with a signed,
+    expiring link, sent by the worker once this transaction commits."""
+    mailing = Mailing.objects.create(user=user, period=VERIFY, address=address)
+    later("send_mailing", mailing.pk)
+    return mailing
+
+
+def verify_token(mailing: Mailing) -> str:
+    return signing.dumps(
+        {"u": mailing.user_id, "e": mailing.address}, salt=VERIFY_SALT, compress=True
+    )
+
+
+def address_from_token(token: str) -> tuple[int, str]:
+    """(user id, address) a verification link vouches for; ValidationError
+    when it is forged or older than STANDPOINT_VERIFY_SECONDS."""
+    try:
+        found = signing.loads(
+            token, salt=VERIFY_SALT, max_age=settings.STANDPOINT_VERIFY_SECONDS
+        )
+    except signing.SignatureExpired as exc:
+        raise ValidationError(
+            "This verification link has expired: ask for a new one.", code="expired"
+        ) from exc
+    except signing.BadSignature as exc:
+        raise ValidationError(
+            "This verification link is not valid.", code="invalid"
+        ) from exc
+    return found["u"], found["e"]
+
+
+@transaction.atomic
+def address_verify(*, user: AbstractBaseUser, token: str) -> MailSettings:
+    user_id, address = address_from_token(token)
+    if user_id != user.pk:
+        raise ValidationError(
+            "This verification link is for another account.", code="other_account"
+        )
+    now = timezone.now()
+    found, _ = MailSettings.objects.select_for_update().get_or_create(user=user)
+    if found.email != address or found.verified_at is None:
+        found.email, found.verified_at = address, now
+    found.daily_due = found.daily_due or now + DIGEST_PERIODS[MailChoice.DAILY]
+    found.weekly_due = found.weekly_due or now + DIGEST_PERIODS[MailChoice.WEEKLY]
+    found.save()
+    return found
+
+
+def address_remove(*, user: AbstractBaseUser) -> None:
+    MailSettings.objects.filter(user=user).update(email="", verified_at=None)
+
+
+def unsubscribe_token(user_id: int, categories: Iterable[str]) -> str:
+    return signing.dumps(
+        {"u": user_id, "c": sorted(set(categories))}, salt=UNSUBSCRIBE_SALT
+    )
+
+
+def unsubscribe_target(token: str) -> tuple[int, list[str]]:
+    try:
+        found = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature as exc:
+        raise ValidationError(
+            "This unsubscribe link is not valid.", code="invalid"
+        ) from exc
+    return found["u"], [c for c in found["c"] if c in MailCategory.values]
+
+
+def unsubscribe(token: str) -> tuple[int, list[str]]:
+    """Stop the mail a link's e-mail carried (its categories), no sign-in needed."""
+    user_id, categories = unsubscribe_target(token)
+    MailSettings.objects.filter(user_id=user_id).update(
+        **dict.fromkeys(categories, MailChoice.NONE)
+    )
+    return user_id, categories
+
+
+def mail_immediately(told: dict[int, str]) -> int:
+    """Mail at once those of `told` who want their kind mailed at once."""
+    wanted = Q()
+    for kind in set(told.values()):
+        wanted |= Q(**{CATEGORY_OF[kind]: MailChoice.IMMEDIATE})
+    if not told or not wanted:
+        return 0
+    sent = 0
+    for chunk in _chunks(list(told)):
+        users = MailSettings.objects.filter(
+            wanted, user__in=chunk, verified_at__isnull=False
+        ).values_list("user_id", flat=True)
+        for user_id in users:
+            sent += mail_pending(user_id, MailChoice.IMMEDIATE, timezone.now())
+    return sent
+
+
+@transaction.atomic
+def mailing_make(user_id: int, period: str, now: datetime) -> Mailing | None:
+    """Claim every notification the reader wants mailed as `period` that no
+    mail carried yet, into one new mailing; None when there is none."""
+    found = (
+        MailSettings.objects.select_for_update()
+        .filter(user_id=user_id, verified_at__isnull=False)
+        .exclude(email="")
+        .first()
+    )
+    if found is None or not (kinds := found.kinds_mailed(period)):
+        return None
+    since = max(found.verified_at, now - MAIL_MAX_AGE)
+    pending = Notification.objects.filter(
+        recipient_id=user_id, mailing__isnull=True, kind__in=kinds, created__gte=since
+    )
+    if not pending.exists():
+        return None
+    mailing = Mailing.objects.create(
+        user_id=user_id, period=period, address=found.email, created=now
+    )
+    pending.update(mailing=mailing)
+    return mailing
+
+
+def mail_pending(user_id: int, period: str, now: datetime) -> int:
+    """Make and send the reader's `period` mail, if anything waits for it."""
+    mailing = mailing_make(user_id, period, now)
+    return 0 if mailing is None else mailing_send(mailing.pk)
+
+
+def mailing_send(mailing_id: int) -> int:
+    """Send a mailing once: claimed before sending, so a second run sends
+    nothing (a send that fails gives the claim back, for a retry)."""
+    from ..notices import mailing_message
+
+    now = timezone.now()
+    if not Mailing.objects.filter(pk=mailing_id, sent_at__isnull=True).update(
+        sent_at=now
+    ):
+        return 0
+    mailing = Mailing.objects.select_related("user").get(pk=mailing_id)
+    message = mailing_message(mailing)
+    if message is None:  # all it carried is about replies hidden since
+        return 0
+    try:
+        message.send()
+    except Exception:
+        Mailing.objects.filter(pk=mailing_id).update(sent_at=None)
+        raise
+    return 1
+
+
+def digests_send(now: datetime | None = None) -> int:
+    """Send every digest that is due; returns how many mails went.
+
+    A digest carries whatever its reader's notifications no mail carried yet,
+    not a window of time, so a late or missed run skips nothing and a second
+    run repeats nothing. Each is claimed by moving its due time first: two
+    workers at once send it once.
+    """
+    now = now or timezone.now()
+    sent = 0
+    for period, field in (
+        (MailChoice.DAILY, "daily_due"),
+        (MailChoice.WEEKLY, "weekly_due"),
+    ):
+        step = DIGEST_PERIODS[period]
+        due = MailSettings.objects.filter(
+            verified_at__isnull=False, **{f"{field}__lte": now}
+        ).values_list("pk", "user_id", field)
+        for pk, user_id, when in due:
+            # Next due at the same time of day, after now: a run missed for
+            # days sends one digest, not one per day missed.
+            steps = max(1, math.floor((now - when) / step) + 1)
+            claimed = MailSettings.objects.filter(pk=pk, **{field: when}).update(
+                **{field: when + steps * step}
+            )
+            if claimed:
+                sent += mail_pending(user_id, period, now)
+    return sent

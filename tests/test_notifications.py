@@ -1,0 +1,395 @@
+"""Issue 18 through the front door: watching, notifications, unread markers, mail.
+
+Requests enqueue tasks when they commit; `deliver` captures those commits and
+then runs the worker as `manage.py serve` does (`manage.py worker`, here in
+batch mode), on the test database's real task queue.
+"""
+
+import re
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from forum import services
+from forum.models import (
+    MailSettings,
+    Notification,
+    Post,
+    PostStatus,
+    ReportStatus,
+    ReviewState,
+    TopicReader,
+)
+from forum.services import notifications
+
+from .factories import make_post, make_user
+from .pages import page, reply_data, reply_url
+from .pages import signed_in as signed_in_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _worker_keeps_the_test_connection(monkeypatch):
+    """The worker closes connections outside autocommit between tasks, as a
+    long-running process should; a test's data lives in one open transaction."""
+    monkeypatch.setattr(
+        "django_tasks_db.management.commands.db_worker.close_old_connections",
+        lambda: None,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _posting_unthrottled(settings):
+    """These tests post several replies a second; flood control has its own."""
+    settings.STANDPOINT_RATE_LIMITS = {
+        **settings.STANDPOINT_RATE_LIMITS,
+        "post": "1000/s",
+        "verify_mail": "1000/s",
+    }
+
+
+@pytest.fixture
+def deliver(django_capture_on_commit_callbacks):
+    """A context manager: what its block commits enqueues tasks, which the
+    worker then runs."""
+
+    @contextmanager
+    def run():
+        with django_capture_on_commit_callbacks(execute=True):
+            yield
+        call_command("worker", batch=True, verbosity=0)
+
+    return run
+
+
+def post_reply(client, topic, **changes):
+    response = client.post(reply_url(topic), reply_data(**changes))
+    assert response.status_code == 302, page(response)[:2000]
+    return Post.objects.latest("pk")
+
+
+def signed_in(user):
+    """A signed-in client holding the CSRF cookie its notifications page set."""
+    client = signed_in_client(user)
+    assert client.get("/notifications/").status_code == 200
+    return client
+
+
+def watch(client, topic, level: str):
+    """Choose a level as on the thread page, whose form it uses."""
+    thread = page(client.get(f"/t/{topic.slug}/"))
+    assert f'action="/t/{topic.slug}/watch/"' in thread
+    return client.post(f"/t/{topic.slug}/watch/", {"level": level})
+
+
+def kinds_of(user) -> list[tuple[str, str]]:
+    return list(
+        Notification.objects.filter(recipient=user)
+        .order_by("pk")
+        .values_list("kind", "key")
+    )
+
+
+def listed(client) -> str:
+    response = client.get("/notifications/")
+    assert response.status_code == 200
+    return page(response)
+
+
+@pytest.fixture
+def alice(db):
+    return make_user(username="alice")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user(username="bob")
+
+
+def test_a_reply_to_my_reply_notifies_me_and_links_to_it(topic, alice, bob, deliver):
+    mine = make_post(topic=topic, author=alice)
+    with deliver():
+        answer = post_reply(signed_in(bob), topic, parent=str(mine.pk))
+    assert kinds_of(alice) == [("reply", f"post:{answer.pk}")]
+    client = signed_in(alice)
+    shown = listed(client)
+    assert "bob replied to you in" in shown
+    assert "Defenders need" in shown  # the excerpt
+    # The header counts it on every page, the shared thread page included.
+    assert 'class="unread-count" aria-label="1 unread">1<' in page(client.get("/"))
+    thread = page(client.get(f"/t/{topic.slug}/"))
+    assert 'aria-label="1 unread">1<' in thread
+    # Following it marks it read and leads to the reply.
+    n = Notification.objects.get(recipient=alice)
+    response = client.post(f"/notifications/{n.pk}/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/p/{answer.pk}/"
+    assert client.get(response["Location"])["Location"].endswith(f"#p{answer.pk}")
+    assert Notification.objects.get(pk=n.pk).read_at is not None
+    assert "unread-count" not in page(client.get("/"))
+    # Bob hears nothing of his own reply.
+    assert kinds_of(bob) == []
+
+
+def test_quotes_mentions_and_one_notice_per_reply(topic, alice, bob, deliver):
+    carol = make_user(username="carol")
+    quoted = make_post(topic=topic, author=alice, body="Alice's point.")
+    client = signed_in(bob)
+    with deliver():
+        # "Quote" on Alice's reply fills the form like this.
+        body = (
+            client.get(f"{reply_url(topic)}?quote={quoted.pk}")
+            .context["form"]["body"]
+            .value()
+        )
+        reply = post_reply(
+            client,
+            topic,
+            body=body + "And @carol, @alice and @nobody-here: see above.",
+            parent=str(quoted.pk),
+        )
+    # Alice is answered, quoted and mentioned: told once, as quoted.
+    assert kinds_of(alice) == [("quote", f"post:{reply.pk}")]
+    assert kinds_of(carol) == [("mention", f"post:{reply.pk}")]
+    assert "bob quoted you" in listed(signed_in(alice))
+    assert "bob mentioned you" in listed(signed_in(carol))
+
+
+def test_mentions_in_code_or_past_ten_do_not_notify(topic, bob, deliver):
+    named = [make_user(username=f"m{i}") for i in range(12)]
+    coder = make_user(username="coder")
+    body = (
+        "Inline `@coder` and\n\n    @coder in a block\n\n"
+        + " ".join(f"@m{i}" for i in range(12))
+        + " and a mail to someone@coder.example."
+    )
+    with deliver():
+        post_reply(signed_in(bob), topic, body=body)
+    told = set(
+        Notification.objects.filter(kind="mention").values_list(
+            "recipient__username", flat=True
+        )
+    )
+    assert told == {f"m{i}" for i in range(10)}
+    assert kinds_of(coder) == []
+    assert len(named) == 12
+
+
+def test_watching_notifies_every_reply_tracking_and_muted_do_not(
+    topic, alice, bob, deliver
+):
+    carol, dave = make_user(username="carol"), make_user(username="dave")
+    for reader, level in ((alice, "watching"), (carol, "tracking"), (dave, "muted")):
+        response = watch(signed_in(reader), topic, level)
+        assert response.status_code == 302
+    # Dave muted the topic: even a reply to him says nothing.
+    daves = make_post(topic=topic, author=dave)
+    with deliver():
+        reply = post_reply(signed_in(bob), topic, parent=str(daves.pk))
+    assert kinds_of(alice) == [("watched", f"post:{reply.pk}")]
+    assert kinds_of(carol) == []
+    assert kinds_of(dave) == []
+    assert "bob replied in a topic you watch" in listed(signed_in(alice))
+    # The levels are listed on the reader's own page, and can be changed there.
+    followed = page(signed_in(alice).get("/notifications/topics/"))
+    assert topic.title in followed
+    assert '<option value="watching" selected>' in followed
+    # A bad level is refused with a message.
+    refused = watch(signed_in(alice), topic, "loud")
+    assert refused.status_code == 400
+
+
+def test_posting_tracks_the_topic_and_counts_as_read(topic, bob, deliver):
+    with deliver():
+        reply = post_reply(signed_in(bob), topic)
+    reader = TopicReader.objects.get(user=bob, topic=topic)
+    assert reader.level == "tracking"
+    assert reader.last_read == reply.number
+    assert topic.title in page(signed_in(bob).get("/notifications/topics/"))
+
+
+def test_blocked_readers_replies_and_mentions_do_not_notify(topic, alice, bob, deliver):
+    mine = make_post(topic=topic, author=alice)
+    client = signed_in(alice)
+    assert "Block bob" in page(client.get("/u/bob/"))
+    assert client.post("/u/bob/block/").status_code == 302
+    assert "bob" in page(client.get("/notifications/settings/"))
+    with deliver():
+        post_reply(signed_in(bob), topic, parent=str(mine.pk), body="@alice hi")
+    assert kinds_of(alice) == []
+    # Unblocked, the next one does.
+    assert client.post("/u/bob/block/", {"unblock": "1"}).status_code == 302
+    with deliver():
+        post_reply(signed_in(bob), topic, parent=str(mine.pk), body="@alice again")
+    assert [kind for kind, _ in kinds_of(alice)] == ["reply"]
+    assert client.post("/u/alice/block/").status_code == 400  # not oneself
+
+
+def test_nothing_about_hidden_replies(topic, alice, bob, moderator, deliver):
+    mine = make_post(topic=topic, author=alice)
+    with deliver():
+        reply = post_reply(signed_in(bob), topic, parent=str(mine.pk))
+    assert "bob replied to you" in listed(signed_in(alice))
+    # Hidden since: the notice goes from the list and the count.
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=reply.pk),
+        status=PostStatus.HIDDEN,
+        actor=moderator,
+        reason="Spam.",
+    )
+    assert "bob replied to you" not in listed(signed_in(alice))
+    assert notifications.unread_count(alice) == 0
+    # Hidden before the task ran: nobody is told at all.
+    bobs = make_post(topic=topic, author=bob, body="Bob's own point.")
+    with deliver():
+        later = make_post(topic=topic, author=alice, parent=bobs, body="Answer.")
+        Post.objects.filter(pk=later.pk).update(
+            status=PostStatus.HIDDEN, hidden_reason="Spam."
+        )
+    assert kinds_of(bob) == []
+
+
+def test_moderators_actions_on_my_post_tell_me_with_their_reason(
+    topic, alice, moderator, deliver
+):
+    mine = make_post(topic=topic, author=alice)
+    chosen = Post.objects.filter(pk=mine.pk)
+    with deliver():
+        services.posts_set_status(
+            posts=chosen, status=PostStatus.HIDDEN, actor=moderator, reason="Off topic."
+        )
+        services.posts_set_status(
+            posts=chosen,
+            status=PostStatus.PUBLISHED,
+            actor=moderator,
+            reason="On reflection, fine.",
+        )
+        services.posts_review(
+            posts=chosen,
+            state=ReviewState.DISPUTED,
+            actor=moderator,
+            note="Which employer?",
+        )
+    shown = listed(signed_in(alice))
+    assert "A moderator hid your reply" in shown and "Reason: Off topic." in shown
+    assert "A moderator restored your reply" in shown
+    assert "disputed your reply’s disclosure" in shown
+    assert "Which employer?" in shown
+    assert Notification.objects.filter(recipient=alice, kind="moderation").count() == 3
+
+
+def test_reports_proposals_and_suspensions_are_told(
+    topic, alice, bob, moderator, deliver
+):
+    theirs = make_post(topic=topic, author=bob)
+    with deliver():
+        report = services.report_create(post=theirs, reporter=alice, reason="spam")
+    assert kinds_of(alice) == []  # filing tells nobody
+    with deliver():
+        services.reports_resolve(
+            posts=Post.objects.filter(pk=theirs.pk),
+            outcome=ReportStatus.DISMISSED,
+            actor=moderator,
+            reason="Not spam.",
+        )
+    assert kinds_of(alice) == [("report", f"report:{report.pk}")]
+    assert "Your report on reply" in listed(signed_in(alice))
+    with deliver():
+        services.user_suspend(
+            user=bob,
+            until=timezone.now() + timedelta(days=1),
+            reason="Flooding.",
+            actor=moderator,
+        )
+    assert [kind for kind, _ in kinds_of(bob)] == ["suspension"]
+    assert "suspended your account" in listed(signed_in(bob))
+
+
+def test_mark_one_or_all_read_and_only_ones_own(topic, alice, bob, deliver):
+    mine = make_post(topic=topic, author=alice)
+    with deliver():
+        for n in range(3):
+            post_reply(signed_in(bob), topic, parent=str(mine.pk), body=f"Reply {n}")
+    client = signed_in(alice)
+    first, *rest = Notification.objects.filter(recipient=alice).order_by("pk")
+    assert (
+        client.post(f"/notifications/{first.pk}/", {"stay": "1"})["Location"]
+        == "/notifications/"
+    )
+    assert notifications.unread_count(alice) == 2
+    # Bob cannot open (or learn of) Alice's.
+    assert signed_in(bob).post(f"/notifications/{rest[0].pk}/").status_code == 404
+    assert client.post("/notifications/read/").status_code == 302
+    assert notifications.unread_count(alice) == 0
+    # Reading needs an account; marking needs POST.
+    assert signed_in(alice).get(f"/notifications/{first.pk}/").status_code == 405
+    from django.test import Client
+
+    assert Client().get("/notifications/").status_code == 302
+
+
+def test_the_thread_shows_where_i_stopped_and_the_list_counts_new(
+    topic, alice, bob, deliver, settings
+):
+    settings.STANDPOINT_POSTS_PER_PAGE = 5
+    for n in range(6):
+        make_post(topic=topic, author=bob, body=f"Early {n}")
+    client = signed_in(alice)
+    # First visit: no marker (it would be all of it), page 1 read to #5.
+    first = page(client.get(f"/t/{topic.slug}/"))
+    assert 'id="new"' not in first and "unread-notice" not in first
+    assert TopicReader.objects.get(user=alice, topic=topic).last_read == 5
+    for n in range(3):
+        make_post(topic=topic, author=bob, body=f"Later {n}")
+    # The topic list counts what is new to her: #6 to #9.
+    listing = page(client.get("/"))
+    assert re.search(
+        r'class="badge new-count" href="[^"]*\?page=2#new">4 new<', listing
+    )
+    # The thread says so and jumps to the first new reply, on page 2.
+    thread = page(client.get(f"/t/{topic.slug}/"))
+    assert "4 new replies since you last read" in thread
+    assert f'href="/t/{topic.slug}/?page=2#new"' in thread
+    second = page(client.get(f"/t/{topic.slug}/?page=2"))
+    sixth = Post.objects.get(topic=topic, number=6)
+    assert re.search(rf'id="new".*?id="p{sixth.pk}"', second, re.S)
+    # Having read page 2, nothing is new any more.
+    again = page(client.get(f"/t/{topic.slug}/?page=2"))
+    assert 'id="new"' not in again
+    assert "new-count" not in page(client.get("/"))
+    # Anonymous pages never carry a reader's marker or controls.
+    from django.test import Client
+
+    anonymous = page(Client().get(f"/t/{topic.slug}/?page=2"))
+    assert 'id="new"' not in anonymous and 'name="level"' not in anonymous
+
+
+def test_tasks_run_twice_tell_nobody_twice(topic, alice, bob, deliver):
+    mine = make_post(topic=topic, author=alice)
+    MailSettings.objects.create(
+        user=alice,
+        email="alice@example.org",
+        verified_at=timezone.now(),
+        replies="immediate",
+    )
+    mail.outbox.clear()
+    reply = make_post(topic=topic, author=bob, parent=mine)
+    for _ in range(2):
+        notifications.reply_published(reply.pk)
+    assert Notification.objects.filter(recipient=alice).count() == 1
+    assert len(mail.outbox) == 1
+    # And through the queue: the same task enqueued twice.
+    from forum import tasks
+
+    tasks.reply_published.enqueue(reply.pk)
+    tasks.reply_published.enqueue(reply.pk)
+    call_command("worker", batch=True, verbosity=0)
+    assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() >= 2
+    assert Notification.objects.filter(recipient=alice).count() == 1
+    assert len(mail.outbox) == 1
