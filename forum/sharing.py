@@ -36,7 +36,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .caching import fragment
-from .services.notifications import unread_count
 
 # What a reader's kept parts hold where their CSRF token goes: no token is
 # ever kept, each request gets its own.
@@ -84,6 +83,7 @@ def fill(
     page: bytes,
     *,
     reply_section,
+    unread: int = 0,
     holes: dict[bytes, str] | None = None,
     first_new: int | None = None,
 ) -> bytes:
@@ -91,13 +91,13 @@ def fill(
     in it, in one pass over the page.
 
     `reply_section()` renders the reply form's place (with `TOKEN` for its
-    CSRF token), called only when the page has one. `holes` fill the
+    CSRF token), called only when the page has one. `unread` is the
+    header's count of unread notifications; `holes` fill the
     `<!--watch-->` and `<!--unread-->` holes (`TOKEN` for the token too), and
     the "new" marker goes before reply number `first_new`.
     """
     user = request.user
     token = get_token(request)
-    unread = unread_count(user)
     # The reader's parts are kept rendered with a stand-in for the token.
     account = (
         fragment(

@@ -116,18 +116,19 @@ def test_signed_in_readers_get_fresh_pages_never_the_anonymous_copy(
 def test_signed_in_page_reuses_shared_fragments_with_few_queries(
     topic, thread, django_assert_max_num_queries
 ):
-    """Session, user, the topic row and the reader's disclosure defaults; the
-    replies and the form come from the cache."""
+    """Session, user, the topic row, the reader's disclosure defaults, their
+    unread count with their place in the topic, and (a first visit) that
+    place recorded; the replies and the form come from the cache."""
     readers = [make_user(), make_user()]
     first, second = Client(), Client()
     first.force_login(readers[0])
     second.force_login(readers[1])
     first.get(thread)
 
-    with django_assert_max_num_queries(4) as ctx:
+    with django_assert_max_num_queries(6) as ctx:
         response = second.get(thread)
 
-    assert len(ctx) == 4
+    assert len(ctx) == 6
     assert b"The first reply." in response.content
     assert readers[1].username.encode() in response.content
     assert b'name="csrfmiddlewaretoken"' in response.content

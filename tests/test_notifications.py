@@ -393,3 +393,230 @@ def test_tasks_run_twice_tell_nobody_twice(topic, alice, bob, deliver):
     assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() >= 2
     assert Notification.objects.filter(recipient=alice).count() == 1
     assert len(mail.outbox) == 1
+
+
+# E-mail ---------------------------------------------------------------------
+
+
+def verify_address(client, address: str, deliver):
+    """Add an address as a reader does: the form, the mailed link, the button."""
+    mail.outbox.clear()
+    with deliver():
+        response = client.post("/notifications/settings/address/", {"email": address})
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    link = re.search(r"http://\S+/notifications/verify/\S+/", message.body)[0]
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    assert f"<strong>{address}</strong>" in page(client.get("/" + path))
+    return client.post("/" + path)
+
+
+def test_an_address_is_used_only_once_verified_by_its_link(alice, deliver):
+    client = signed_in(alice)
+    with deliver():
+        response = client.post(
+            "/notifications/settings/address/", {"email": "alice@example.org"}
+        )
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == ["alice@example.org"]
+    link = re.search(r"http://\S+/notifications/verify/(\S+)/", message.body)
+    assert (
+        MailSettings.objects.filter(user=alice, verified_at__isnull=False).count() == 0
+    )
+    # Someone else's link does not verify their account.
+    bob = make_user(username="bob")
+    assert signed_in(bob).post(f"/notifications/verify/{link[1]}/").status_code == 400
+    response = client.post(f"/notifications/verify/{link[1]}/")
+    assert response.status_code == 302
+    settings_row = MailSettings.objects.get(user=alice)
+    assert settings_row.email == "alice@example.org" and settings_row.verified_at
+    assert "Mail goes to <strong>alice@example.org</strong>" in page(
+        client.get("/notifications/settings/")
+    )
+
+
+def test_a_forged_or_expired_link_is_refused_and_a_bad_address_kept(
+    alice, deliver, settings
+):
+    client = signed_in(alice)
+    response = client.post(
+        "/notifications/settings/address/", {"email": "not an address"}
+    )
+    assert response.status_code == 200
+    assert "Enter a valid email address." in page(response)
+    assert 'value="not an address"' in page(response)
+    assert client.get("/notifications/verify/forged-token/").status_code == 400
+    with deliver():
+        client.post("/notifications/settings/address/", {"email": "alice@example.org"})
+    token = re.search(r"/notifications/verify/(\S+)/", mail.outbox[-1].body)[1]
+    settings.STANDPOINT_VERIFY_SECONDS = -1
+    response = client.post(f"/notifications/verify/{token}/")
+    assert response.status_code == 400
+    assert "expired" in page(response)
+    assert not MailSettings.objects.filter(
+        user=alice, verified_at__isnull=False
+    ).exists()
+
+
+def test_choices_per_kind_with_defaults_and_immediate_mail_with_unsubscribe(
+    topic, alice, bob, deliver
+):
+    client = signed_in(alice)
+    form = page(client.get("/notifications/settings/"))
+    # Defaults: daily for replies and moderation, none for watched topics.
+    assert re.search(r'name="replies" value="daily"[^>]*checked', form)
+    assert re.search(r'name="moderation" value="daily"[^>]*checked', form)
+    assert re.search(r'name="watched" value="none"[^>]*checked', form)
+    assert verify_address(client, "alice@example.org", deliver).status_code == 302
+    choices = dict.fromkeys(
+        ("mentions", "watched", "moderation", "reports", "proposals"), "none"
+    )
+    response = client.post(
+        "/notifications/settings/", {**choices, "replies": "immediate"}
+    )
+    assert response.status_code == 302
+    # A bad choice is refused, with what was chosen kept.
+    response = client.post(
+        "/notifications/settings/", {**choices, "replies": "hourly", "watched": "daily"}
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in page(response)
+    assert re.search(r'name="watched" value="daily"[^>]*checked', page(response))
+    assert MailSettings.objects.get(user=alice).watched == "none"
+    mine = make_post(topic=topic, author=alice)
+    mail.outbox.clear()
+    with deliver():
+        post_reply(signed_in(bob), topic, parent=str(mine.pk), body="A reply @alice")
+    (message,) = mail.outbox
+    assert message.to == ["alice@example.org"]
+    assert "bob replied to you" in message.subject
+    assert "A reply @alice" in message.body
+    unsubscribe = message.extra_headers["List-Unsubscribe"].strip("<>")
+    assert (
+        message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    )
+    assert unsubscribe in message.body
+    # One click, as a mail client sends it: no session, no CSRF token.
+    from django.test import Client
+
+    anonymous = Client(enforce_csrf_checks=True)
+    path = "/" + unsubscribe.split("://", 1)[1].split("/", 1)[1]
+    assert "Unsubscribe" in page(anonymous.get(path))
+    assert MailSettings.objects.get(user=alice).replies == "immediate"
+    response = anonymous.post(path, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert MailSettings.objects.get(user=alice).replies == "none"
+    assert anonymous.post(path[:-5] + "xxxx/").status_code == 400  # tampered
+    mail.outbox.clear()
+    with deliver():
+        post_reply(signed_in(bob), topic, parent=str(mine.pk), body="Another one")
+    assert mail.outbox == []
+    # The notice itself is still on the site.
+    assert "Another one" in listed(client)
+
+
+def digest_reader(user, **choices) -> MailSettings:
+    now = timezone.now()
+    return MailSettings.objects.create(
+        user=user,
+        email=f"{user.username}@example.org",
+        verified_at=now - timedelta(days=20),
+        daily_due=now + timedelta(days=1),
+        weekly_due=now + timedelta(days=7),
+        **choices,
+    )
+
+
+def notice(recipient, actor, topic, n: int, when) -> Notification:
+    post = make_post(topic=topic, author=actor, body=f"Digest item {n}")
+    return Notification.objects.create(
+        recipient=recipient,
+        kind="reply",
+        key=f"post:{post.pk}",
+        actor=actor,
+        topic=topic,
+        post=post,
+        created=when,
+    )
+
+
+def mailed_items() -> list[int]:
+    return [
+        int(n) for m in mail.outbox for n in re.findall(r"Digest item (\d+)", m.body)
+    ]
+
+
+def test_digests_carry_each_notification_once_across_windows_and_missed_runs(
+    topic, alice, bob
+):
+    reader = digest_reader(alice)
+    due = reader.daily_due
+    mail.outbox.clear()
+    notice(alice, bob, topic, 1, due - timedelta(hours=3))
+    # Not due yet: nothing goes, nothing is claimed.
+    assert notifications.digests_send(due - timedelta(seconds=1)) == 0
+    # One made at the very instant the digest is due, and the run at that instant.
+    notice(alice, bob, topic, 2, due)
+    assert notifications.digests_send(due) == 1
+    assert mailed_items() == [1, 2]
+    assert "daily digest" in mail.outbox[0].subject
+    # The same run again, or a second worker at once: nothing repeats.
+    assert notifications.digests_send(due) == 0
+    # Made a moment after the claim but stamped before it (a slow task): the
+    # next digest carries it, though its time is inside the first window.
+    notice(alice, bob, topic, 3, due - timedelta(minutes=1))
+    # The worker is down for three days: one digest at restart, not three,
+    # with everything since, and the next one due at the same time of day.
+    notice(alice, bob, topic, 4, due + timedelta(days=2))
+    restart = due + timedelta(days=3, hours=5)
+    assert notifications.digests_send(restart) == 1
+    assert mailed_items() == [1, 2, 3, 4]
+    reader.refresh_from_db()
+    assert reader.daily_due == due + timedelta(days=4)
+    # Once every notification went once, later runs send nothing.
+    assert notifications.digests_send(due + timedelta(days=9)) == 0
+    assert sorted(mailed_items()) == [1, 2, 3, 4]
+
+
+def test_weekly_and_daily_digests_split_kinds_and_hidden_replies_are_left_out(
+    topic, alice, bob, moderator
+):
+    reader = digest_reader(alice, replies="weekly", mentions="daily")
+    now = reader.daily_due
+    mail.outbox.clear()
+    notice(alice, bob, topic, 1, now - timedelta(hours=1))
+    mention_post = make_post(topic=topic, author=bob, body="Digest item 2 @alice")
+    Notification.objects.create(
+        recipient=alice,
+        kind="mention",
+        key=f"post:{mention_post.pk}",
+        actor=bob,
+        topic=topic,
+        post=mention_post,
+        created=now - timedelta(hours=1),
+    )
+    hidden = notice(alice, bob, topic, 3, now - timedelta(hours=1))
+    services.posts_set_status(
+        posts=Post.objects.filter(pk=hidden.post_id),
+        status=PostStatus.HIDDEN,
+        actor=moderator,
+        reason="Spam.",
+    )
+    assert notifications.digests_send(now) == 1  # the daily: the mention only
+    assert mailed_items() == [2]
+    assert notifications.digests_send(reader.weekly_due) == 1
+    assert mailed_items() == [2, 1]  # the hidden reply never goes
+    assert "weekly digest" in mail.outbox[-1].subject
+
+
+def test_no_mail_without_a_verified_address(topic, alice, bob, deliver):
+    MailSettings.objects.create(
+        user=alice, email="alice@example.org", replies="immediate"
+    )
+    mine = make_post(topic=topic, author=alice)
+    mail.outbox.clear()
+    with deliver():
+        post_reply(signed_in(bob), topic, parent=str(mine.pk))
+    assert mail.outbox == []
+    assert notifications.digests_send(timezone.now() + timedelta(days=30)) == 0

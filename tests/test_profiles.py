@@ -35,7 +35,12 @@ from .pages import (
     squash,
     summary_errors,
 )
-from .test_queries import MAP_QUERIES, PIECE_QUERIES, THREAD_QUERIES_SIGNED_IN
+from .test_queries import (
+    FIRST_VISIT,
+    MAP_QUERIES,
+    PIECE_QUERIES,
+    THREAD_QUERIES_SIGNED_IN,
+)
 
 DEFAULTS_URL = "/accounts/profile/"
 SAVED = "Your defaults are saved; your profile shows them."
@@ -54,18 +59,23 @@ NOT_JUSTIFIED = "opposes-ban-is-justified"
 # its stance changes, once.
 PROFILE_QUERIES = 10
 PROFILE_QUERIES_EDITED = PROFILE_QUERIES + 1
-# Signed in: + session and user.
-SIGNED_IN_QUERIES = 2
+# Signed in: + session and user, the header's unread count, and whether the
+# reader blocks the person's notifications.
+SIGNED_IN_QUERIES = 4
 # Thread page, signed in, on an empty cache with no reply's piece stored
 # (tests/test_queries.py): the page's and its replies' pieces.
-THREAD_QUERIES_COLD = THREAD_QUERIES_SIGNED_IN + PIECE_QUERIES + MAP_QUERIES
-# Everything cached: session, user, the topic's stamp, the reader's defaults.
-THREAD_QUERIES_WARM = 4
-# The thread body cached, the reply fields not: + the form's stances and parties.
-THREAD_QUERIES_FIELDS_COLD = 6
+THREAD_QUERIES_COLD = (
+    THREAD_QUERIES_SIGNED_IN + PIECE_QUERIES + MAP_QUERIES + FIRST_VISIT
+)
+# Everything cached: session, user, the topic's stamp, the reader's defaults,
+# their unread count with their place in the topic.
+THREAD_QUERIES_WARM = 5
+# The thread body cached, the reply fields not: + the form's stances and
+# parties, + a first visit's place recorded.
+THREAD_QUERIES_FIELDS_COLD = 8
 # The reply page: session, user, topic, the defaults, the suspension, the form's
-# stances and parties.
-REPLY_PAGE_QUERIES = 7
+# stances and parties, the header's unread count.
+REPLY_PAGE_QUERIES = 8
 
 
 def interest_error(line: str) -> str:

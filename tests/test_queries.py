@@ -30,12 +30,15 @@ THREAD_QUERIES_DEEP = THREAD_QUERIES_ANONYMOUS - 2
 # which the tests' transaction makes 3).
 MAP_QUERIES = 4
 # Signed in: + session and user, + the reader's disclosure defaults, + the
-# reply form's stances and parties (the page itself is the anonymous one).
-THREAD_QUERIES_SIGNED_IN = THREAD_QUERIES_ANONYMOUS + 2 + 3
+# reply form's stances and parties (the page itself is the anonymous one),
+# + their unread count with their place in the topic (one query).
+THREAD_QUERIES_SIGNED_IN = THREAD_QUERIES_ANONYMOUS + 2 + 3 + 1
+# A reader's first view of a topic also records their place in it.
+FIRST_VISIT = 1
 # Staff pieces show hidden replies' text, so they are cached rather than
 # stored: on an empty cache, staff also render theirs (PIECE_QUERIES - 3); the
-# stance map is a topic's first view here (MAP_QUERIES).
-THREAD_QUERIES_STAFF = THREAD_QUERIES_SIGNED_IN + 4 + MAP_QUERIES
+# stance map is a topic's first view here (MAP_QUERIES), and the moderator's.
+THREAD_QUERIES_STAFF = THREAD_QUERIES_SIGNED_IN + 4 + MAP_QUERIES + FIRST_VISIT
 # A filter sums its stored tallies (no count of replies) and reads the reply
 # numbers its runs start at (then cached per topic revision, so that a deep
 # page seeks its run rather than walk an OFFSET); a stance filter also looks
@@ -48,9 +51,11 @@ STANCE_FILTER_QUERIES = 4
 # statement (inside a savepoint, which the tests' transaction makes 3).
 PIECE_QUERIES = 7
 # Anonymous: the cache stamp, topics + their positions, + one grouped count for
-# every topic's stance map. Signed in: session and user instead of the stamp.
+# every topic's stance map. Signed in: session and user instead of the stamp,
+# + the header's unread count, + how far the reader read each topic (and,
+# when they read some, one grouped count of the replies new to them).
 LIST_QUERIES_ANONYMOUS = 4
-LIST_QUERIES_SIGNED_IN = 5
+LIST_QUERIES_SIGNED_IN = 7
 
 
 def add_replies(topic, count, authors):
@@ -123,7 +128,10 @@ def reader(request, client, db):
     who, thread, listing = request.param
     if who == "signed in":
         client.force_login(make_user())
-    return SimpleNamespace(client=client, thread=thread, listing=listing)
+    first_visit = FIRST_VISIT if who == "signed in" else 0
+    return SimpleNamespace(
+        client=client, thread=thread, listing=listing, first_visit=first_visit
+    )
 
 
 def count_queries(assert_max, client, url, budget):
@@ -188,7 +196,7 @@ def test_replies_not_shown_before_cost_the_same_for_1_and_25_on_a_page(
     one, many = make_topic(), make_topic()
     add_replies(one, 1, authors)
     add_replies(many, 25, authors)
-    budget = reader.thread + PIECE_QUERIES + MAP_QUERIES
+    budget = reader.thread + PIECE_QUERIES + MAP_QUERIES + reader.first_visit
 
     counts = [
         count_queries(
@@ -235,8 +243,8 @@ def test_topic_list_costs_the_same_for_1_and_5_topics(
 
 # The other pages: each has a budget that does not grow with the thread.
 # Reply form: session, user, topic, the author's disclosure defaults and
-# suspension, the form's stances and parties.
-REPLY_FORM_QUERIES = 7
+# suspension, the form's stances and parties, the header's unread count.
+REPLY_FORM_QUERIES = 8
 # Permalink: the post with its topic; its number names its page.
 PERMALINK_QUERIES = 1
 # Sign-in and sign-up forms: nothing but the (empty) session.

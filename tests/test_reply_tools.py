@@ -661,7 +661,7 @@ def test_quote_page_queries_do_not_grow_with_the_quoted_post(
 
     counts = []
     for post in (small, big):
-        with django_assert_max_num_queries(10) as ctx:
+        with django_assert_max_num_queries(11) as ctx:
             assert poster.get(f"{reply_url(topic)}?quote={post.pk}").status_code == 200
         counts.append(len(ctx))
 

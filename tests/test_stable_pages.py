@@ -189,7 +189,7 @@ def test_each_signed_in_request_gets_its_own_csrf_token(topic, seven):
         for _ in range(2)
     ]
 
-    assert len(tokens[0]) == 2  # sign out, and the reply form
+    assert len(tokens[0]) == 3  # sign out, the watch level, and the reply form
     assert tokens[0][0] != tokens[1][0]
 
 

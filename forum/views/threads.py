@@ -240,12 +240,13 @@ def topic_detail(request, slug):
         html, status = found.content, found.status_code
     else:
         html, status = inflate(found[0]), 200
-    reader = notifications.reader_of(request.user, stamp.pk)
+    unread, reader = notifications.reader_state(request.user, stamp.pk)
     holes, first_new = reader_parts(slug, stamp, reader)
     html = sharing.fill(
         request,
         html,
         reply_section=lambda: reply_section(request, slug, stamp),
+        unread=unread,
         holes=holes,
         first_new=first_new,
     )
@@ -275,10 +276,9 @@ def reader_parts(
     last_read = reader.last_read if reader else 0
     if not last_read or last_read >= stamp.shown:
         return holes, None
-    found = notifications.first_unread(stamp.pk, last_read)
-    if found is None:
-        return holes, None
-    number, count = found
+    # Reply numbers run on with no gaps, tombstones included: what came after
+    # the mark is known from the stamp, with no query.
+    number, count = last_read + 1, stamp.shown - last_read
     context = {"count": count, "url": unread_url(slug, number)}
     holes[b"unread"] = render_to_string("forum/_unread.html", context)
     return holes, number
