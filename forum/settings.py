@@ -311,12 +311,18 @@ STANDPOINT_TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 # Background work (forum/tasks.py): notifications and mail. The queue lives in
 # the site's database, so the embedded default needs no other server;
 # `manage.py serve` runs a worker beside the web workers (README, Notifications).
+# TASKS_URL=redis://… moves the queue to Redis (RQ, `pip install -e '.[rq]'`),
+# whose workers are `manage.py rqworker default`.
+TASKS_URL = os.environ.get("TASKS_URL", "")
 TASKS = {
-    "default": {
-        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
-    }
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
 }
+if TASKS_URL.startswith(("redis://", "rediss://", "unix://")):
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS["default"]["BACKEND"] = "django_tasks_rq.RQBackend"
+    RQ_QUEUES = {"default": {"URL": TASKS_URL}}
+elif TASKS_URL:
+    raise ImproperlyConfigured("TASKS_URL must be a redis:// URL (or unset).")
 # Mail through Django's e-mail framework, configured by one URL:
 # console:// (the default: mail is printed by the worker), smtp://user:pass@host:587/?tls=True,
 # smtps://..., file:///path, memory://. DEFAULT_FROM_EMAIL names the sender.

@@ -2,7 +2,8 @@
 
 Runs against `manage.py serve` (gunicorn, a file database), like a person would:
 reading the stance map, filtering, quoting, previewing, drafts, reporting and
-hiding, keyboard-only and script-free posting, and axe-core on every page listed.
+hiding, keyboard-only and script-free posting, watching a topic and following
+a notification to the new reply, and axe-core on every page listed.
 """
 
 import json
@@ -11,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
@@ -682,6 +684,102 @@ def test_phone_width_has_no_horizontal_scroll(site, seeded, new_page):
         assert width <= 390, f"{path} scrolls sideways ({width}px wide)"
 
 
+def reload_until(page, url, locator, *, seconds=15):
+    """Open `url` again until `locator` is on it: the task worker beside the
+    server makes notifications a moment after the request that causes them."""
+    deadline = time.monotonic() + seconds
+    page.goto(url)
+    while not locator.count() and time.monotonic() < deadline:
+        page.wait_for_timeout(400)
+        page.goto(url)
+    assert locator.count(), f"nothing after {seconds} s on {url}"
+
+
+def test_a_watcher_is_told_of_a_new_reply_and_lands_on_it_past_a_new_marker(
+    site, seeded, new_page
+):
+    """Watch the topic from its page and read it to the end; another reader's
+    reply then shows in the header's count and on /notifications/, and
+    following it lands at that reply, just after the "new" marker."""
+    base, _ = site
+    page = new_page()
+    sign_up(page, base, "browser-watcher")
+    title = page.locator("h1").inner_text()
+    watch = page.locator("form.watch")
+    level = watch.get_by_label("Notifications for this topic")
+    assert level.input_value() == "tracking"  # the default, until they choose
+    level.select_option(label="Watching: every new reply")
+    with page.expect_navigation():
+        watch.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text(": Watching.")
+    assert level.input_value() == "watching"
+    # Read to the last page: the site remembers how far, so there is
+    # nothing new on it the next time.
+    while (later := page.locator("nav.pagination a[rel=next]")).count():
+        with page.expect_navigation():
+            later.first.click()
+    page.reload()
+    assert page.locator("#new").count() == 0
+    assert page.locator(".unread-notice").count() == 0
+    header = page.locator(".site-header")
+    assert header.locator(".unread-count").count() == 0
+
+    other = new_page()
+    sign_up(other, base, "browser-watched")
+    form = other.locator("form.reply-form")
+    form.get_by_label("Your reply").fill("Something new for those watching.")
+    fill_disclosure(form)
+    reply = post_reply(other)
+
+    count = header.locator(".unread-count")
+    reload_until(page, base + "/", count)
+    expect(count).to_have_text("1")
+    assert count.get_attribute("aria-label") == "1 unread"
+    # The topic list counts it too, linked to the first new reply.
+    new = page.locator(".topic-card", has=page.locator(f"a[href='{THREAD}']"))
+    expect(new.locator(".new-count")).to_have_text("1 new")
+    first_new = new.locator(".new-count").get_attribute("href")
+    assert re.fullmatch(rf"{THREAD}(\?page=\d+)?#new", first_new)
+
+    header.get_by_role("link", name=re.compile(r"^Notifications")).click()
+    page.wait_for_url(f"{base}/notifications/")
+    told = page.locator("li.notification")
+    expect(told).to_have_count(1)
+    assert told.get_attribute("class") == "notification watched unread"
+    link = told.locator("button.notification-link")
+    assert link.inner_text() == (
+        f"browser-watched replied in a topic you watch in “{title}”"
+    )
+    assert told.locator(".excerpt").inner_text() == "Something new for those watching."
+
+    link.click()
+    page.wait_for_url(POSTED_URL)
+    assert POSTED_URL.search(page.url)[2] == str(reply)
+    assert header.locator(".unread-count").count() == 0, "opening it marked it read"
+    marker = page.locator("#new")
+    assert marker.get_attribute("class") == "new-marker"
+    assert marker.inner_text() == "New since you last read"
+    # Right before the new reply, and nowhere else.
+    assert marker.evaluate("m => m.nextElementSibling.id") == f"p{reply}"
+    expect(page.locator(".new-marker")).to_have_count(1)
+    notice = page.locator(".unread-notice")
+    assert notice.inner_text() == (
+        "1 new reply since you last read. Jump to the first new reply"
+    )
+    jump = notice.get_by_role("link", name="Jump to the first new reply")
+    assert jump.get_attribute("href") == first_new
+    jump.click()
+    page.wait_for_url(base + first_new)
+    expect(page.locator(f"#p{reply}")).to_be_in_viewport()
+
+    # Read now: the marker, the notice and the topic list's count are gone.
+    page.reload()
+    assert page.locator("#new").count() == 0
+    assert page.locator(".unread-notice").count() == 0
+    page.goto(base + "/")
+    assert page.locator(".new-count").count() == 0
+
+
 AXE = (settings.BASE_DIR / "static/vendor/axe-core/axe.min.js").read_text()
 RUN_AXE = """allowed => axe.run(document, {
     runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
@@ -710,10 +808,29 @@ UNDECIDED_BY_DESIGN = [
 ]
 
 
+# Another reader's answer to a reply, made as SEED makes replies.
+ANSWER = """
+from django.contrib.auth import get_user_model
+from forum import services
+from forum.models import Post, Stance
+
+answered = Post.objects.get(pk=%(post)d)
+services.post_create(
+    topic=answered.topic, parent=answered, attested=True,
+    author=get_user_model().objects.create_user("seed-answerer"),
+    body="Second thoughts are welcome here.",
+    stances=[Stance.objects.get(slug="opposes-ban-endangers-defenders")],
+    disclosure=services.DisclosureAnswers(
+        affiliation="none", paid="no", conflict="none", authorship="human"),
+)
+"""
+
+
 @pytest.fixture(scope="module")
 def audited(site, browser):
-    """A signed-in reader's session with an edited reply, for every page axe checks."""
-    base, _ = site
+    """A signed-in reader's session with an edited reply, answered by another
+    reader, for every page axe checks."""
+    base, env = site
     context = browser.new_context()
     page = context.new_page()
     sign_up(page, base, "browser-audited")
@@ -728,6 +845,9 @@ def audited(site, browser):
     page.get_by_role("button", name="Save edit").click()
     page.wait_for_url(POSTED_URL)
     assert page.locator(f"#p{post_id} a.edited").is_visible()
+    # Someone answers it, so /notifications/ has an unread notice to check.
+    manage(env, "shell", "--verbosity", "0", "-c", ANSWER % {"post": post_id})
+    reload_until(page, f"{base}/notifications/", page.locator("li.notification"))
     state = context.storage_state()
     context.close()
     return {"state": state, "post": post_id, "username": "browser-audited"}
@@ -764,12 +884,16 @@ AUDITED_PAGES = {
         f"{base}/search/?q=ban+thoughts&written=human"
     ),
     "agents with errors": agents_with_errors,
+    "notifications": lambda page, base, audited: page.goto(base + "/notifications/"),
+    "notification settings": lambda page, base, audited: page.goto(
+        base + "/notifications/settings/"
+    ),
 }
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.parametrize("name", list(AUDITED_PAGES))
+@pytest.mark.parametrize("name", AUDITED_PAGES)
 def test_axe_finds_no_wcag_violations(
     site, seeded, audited, new_page, name, width, scheme
 ):

@@ -5,13 +5,16 @@ clients post at once through two worker processes on one SQLite file.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -86,10 +89,11 @@ print(json.dumps({
 """
 
 
-def post_reply(base: str, session: list[str], body: str) -> int:
+def post_reply(base: str, session: list[str], body: str, **more) -> int:
     session_key, csrf_secret = session
     data = urllib.parse.urlencode(
         {
+            **more,
             # The CSRF cookie holds the secret; a form may send it unmasked.
             "csrfmiddlewaretoken": csrf_secret,
             "body": body,
@@ -161,3 +165,102 @@ def test_posting_limit_holds_across_workers_sharing_a_redis_cache(needs_redis, s
         statuses = list(pool.map(lambda job: post_reply(base, *job), jobs))
 
     assert sorted(statuses) == [302] * 8 + [429] * 8
+
+
+LATEST = """
+import json
+from forum.models import Post
+print(json.dumps(Post.objects.filter(body=%r).values_list("pk", flat=True).first()))
+"""
+
+
+def read_page(base: str, session: list[str], path: str) -> str:
+    request = urllib.request.Request(
+        base + path, headers={"Cookie": f"sessionid={session[0]}"}
+    )
+    return urllib.request.urlopen(request, timeout=30).read().decode()
+
+
+def test_the_served_sites_worker_tells_a_reader_of_a_reply(site):
+    """`serve` runs a task worker beside the web workers: a reply to someone's
+    reply reaches their notifications without anything else running."""
+    base, env = site
+    alice, bob = json.loads(manage(env, "shell", "-c", MAKE_SESSIONS % 2))
+    assert post_reply(base, alice, "Alice's served reply.") == 302
+    first = json.loads(manage(env, "shell", "-c", LATEST % "Alice's served reply."))
+    assert post_reply(base, bob, "Bob answers Alice.", parent=first) == 302
+    deadline = time.monotonic() + 30
+    while "replied to you" not in (shown := read_page(base, alice, "/notifications/")):
+        assert time.monotonic() < deadline, shown[-2000:]
+        time.sleep(0.5)
+    assert 'class="unread-count" aria-label="1 unread">1<' in shown
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_stopping_serve_stops_its_web_server_and_its_worker(tmp_path):
+    with site_database(tmp_path, "stopping") as database_url:
+        before = children(os.getpid())
+        served = serve(tmp_path, database_url, args=("--workers", "1"))
+        next(served)
+        (process,) = children(os.getpid()) - before
+        kids = children(process)
+        commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in kids]
+        assert any(b"granian" in c for c in commands)
+        assert any(b"worker" in c for c in commands)
+        served.close()  # SIGTERM, as a process manager stops it
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{p}").exists() for p in kids):
+            assert time.monotonic() < deadline, "a child of serve outlived it"
+            time.sleep(0.2)
+
+
+REPLY_PAIR = """
+import json
+from django.contrib.auth import get_user_model
+from forum import services
+from forum.models import Stance, Topic
+topic = Topic.objects.get(slug=%r)
+plain = {"affiliation": "none", "paid": "no", "conflict": "none", "authorship": "human"}
+stances = [Stance.objects.get(slug="supports-ban-endangers-defenders")]
+alice, bob = (get_user_model().objects.create_user(n) for n in ("rq-alice", "rq-bob"))
+first = services.post_create(topic=topic, author=alice, body="On RQ.", attested=True,
+    stances=stances, disclosure=services.DisclosureAnswers(**plain))
+services.post_create(topic=topic, author=bob, body="Answered on RQ.", attested=True,
+    stances=stances, disclosure=services.DisclosureAnswers(**plain), parent=first)
+"""
+
+TOLD = """
+import json
+from forum.models import Notification
+print(json.dumps(list(Notification.objects.values_list("recipient__username", "kind"))))
+"""
+
+
+def test_a_redis_queue_runs_the_same_tasks(needs_redis, tmp_path):
+    """TASKS_URL moves the queue to Redis (RQ); `manage.py worker` runs it."""
+    pytest.importorskip("django_tasks_rq")
+    with site_database(tmp_path, "rq") as database_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "rq-test-secret",
+            "TASKS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/3",
+        }
+        manage(env, "migrate")
+        manage(env, "seed")
+        manage(env, "shell", "-c", REPLY_PAIR % SLUG)
+        assert json.loads(manage(env, "shell", "-c", TOLD)) == []  # queued in Redis
+        manage(env, "worker", "--batch")
+        assert json.loads(manage(env, "shell", "-c", TOLD)) == [["rq-alice", "reply"]]

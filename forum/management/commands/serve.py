@@ -99,8 +99,8 @@ def supervise(server_argv: list[str], worker_argv: list[str]) -> int:
     process is told to stop (SIGTERM, SIGINT): then both are stopped. A
     worker that dies is started again. Returns the server's exit status."""
     server = subprocess.Popen(server_argv)
-    worker = subprocess.Popen(worker_argv)
-    stopping = False
+    worker, started = subprocess.Popen(worker_argv), time.monotonic()
+    stopping, pause = False, 1.0
 
     def stop(signum, frame):
         nonlocal stopping
@@ -113,11 +113,16 @@ def supervise(server_argv: list[str], worker_argv: list[str]) -> int:
     signal.signal(signal.SIGINT, stop)
     while server.poll() is None:
         if not stopping and worker.poll() is not None:
+            # A worker that keeps failing at once is restarted less and less
+            # often (up to a minute apart), not in a tight loop.
+            pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 60)
             logger.error(
-                "The task worker stopped (%s); starting it again", worker.returncode
+                "The task worker stopped (exit %s); starting it again in %.0f s",
+                worker.returncode,
+                pause,
             )
-            time.sleep(1)
-            worker = subprocess.Popen(worker_argv)
+            time.sleep(pause)
+            worker, started = subprocess.Popen(worker_argv), time.monotonic()
         time.sleep(0.5)
     if worker.poll() is None:
         worker.terminate()

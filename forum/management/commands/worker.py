@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
+from django_tasks import task_backends
+from django_tasks_db.backend import DatabaseBackend
 
 from ...services import notifications
 
@@ -43,6 +45,17 @@ class Command(BaseCommand):
             self.digests()
         else:
             threading.Thread(target=self.clock, daemon=True, name="digests").start()
+        if not isinstance(task_backends["default"], DatabaseBackend):
+            # The queue is in Redis (TASKS_URL): RQ's worker, with the job
+            # class that reports to Django's tasks API.
+            call_command(
+                "rqworker",
+                "default",
+                job_class="django_tasks_rq.Job",
+                burst=batch,
+                verbosity=verbosity,
+            )
+            return
         call_command(
             "db_worker",
             interval=interval,
