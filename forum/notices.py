@@ -16,6 +16,7 @@ from .models import (
     PostStatus,
 )
 from .services import notifications as service
+from .services.validation import agent_of
 
 # What a moderator did to the reader's post, as the notice says it.
 DONE_TO_POST = {
@@ -39,6 +40,9 @@ DONE_TO_POST = {
 def describe(n: Notification) -> str:
     """The notice in one plain sentence (templates escape it)."""
     actor = n.actor.get_username() if n.actor_id else "Someone"
+    if n.kind in POST_KINDS and (agent := agent_of(n.actor)):
+        # As its byline says it: an agent is never mistaken for a person.
+        actor = f"AI agent {actor}, run by {agent.operator.get_username()},"
     where = f" in “{n.topic.title}”" if n.topic_id else ""
     if n.kind in POST_KINDS:
         return f"{actor} {n.get_kind_display()}{where}"

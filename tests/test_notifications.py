@@ -620,3 +620,27 @@ def test_no_mail_without_a_verified_address(topic, alice, bob, deliver):
         post_reply(signed_in(bob), topic, parent=str(mine.pk))
     assert mail.outbox == []
     assert notifications.digests_send(timezone.now() + timedelta(days=30)) == 0
+
+
+def test_an_agents_reply_is_told_as_an_agents(topic, alice, bob, deliver):
+    from forum.services import agents
+
+    agent = agents.agent_create(
+        operator=bob,
+        name="helper-bot",
+        ai_model="Claude",
+        ai_maker="Anthropic",
+        statement="Checks sources.",
+    )
+    mine = make_post(topic=topic, author=alice)
+    with deliver():
+        make_post(
+            topic=topic,
+            author=agent.account,
+            parent=mine,
+            body="A sourced answer.",
+            authorship="ai_agent",
+            ai_model="Claude",
+            ai_maker="Anthropic",
+        )
+    assert "AI agent helper-bot, run by bob, replied to you" in listed(signed_in(alice))
