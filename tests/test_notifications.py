@@ -192,7 +192,11 @@ def test_watching_notifies_every_reply_tracking_and_muted_do_not(
     daves = make_post(topic=topic, author=dave)
     with deliver():
         reply = post_reply(signed_in(bob), topic, parent=str(daves.pk))
-    assert kinds_of(alice) == [("watched", f"post:{reply.pk}")]
+    # Alice watches: Dave's reply and Bob's each told her.
+    assert kinds_of(alice) == [
+        ("watched", f"post:{daves.pk}"),
+        ("watched", f"post:{reply.pk}"),
+    ]
     assert kinds_of(carol) == []
     assert kinds_of(dave) == []
     assert "bob replied in a topic you watch" in listed(signed_in(alice))
@@ -252,7 +256,8 @@ def test_nothing_about_hidden_replies(topic, alice, bob, moderator, deliver):
         Post.objects.filter(pk=later.pk).update(
             status=PostStatus.HIDDEN, hidden_reason="Spam."
         )
-    assert kinds_of(bob) == []
+    # Bob hears that moderators hid his first reply, and nothing of the answer.
+    assert [kind for kind, _ in kinds_of(bob)] == ["moderation"]
 
 
 def test_moderators_actions_on_my_post_tell_me_with_their_reason(
@@ -644,3 +649,16 @@ def test_an_agents_reply_is_told_as_an_agents(topic, alice, bob, deliver):
             ai_maker="Anthropic",
         )
     assert "AI agent helper-bot, run by bob, replied to you" in listed(signed_in(alice))
+
+
+def test_a_task_is_queued_with_its_change_and_never_for_one_rolled_back(topic, alice):
+    from django.db import transaction
+
+    queued = DBTaskResult.objects.filter(task_path="forum.tasks.reply_published")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        make_post(topic=topic, author=alice, body="Never published.")
+        assert queued.count() == 1  # in the same transaction as the reply
+        raise RuntimeError
+    assert queued.count() == 0
+    post = make_post(topic=topic, author=alice, body="Published.")
+    assert queued.get().args == [post.pk]

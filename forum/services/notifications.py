@@ -25,6 +25,8 @@ from django.db import transaction
 from django.db.models import Count, Min, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django_tasks import task_backends
+from django_tasks_db.backend import DatabaseBackend
 
 from .. import markup
 from ..models import (
@@ -90,11 +92,22 @@ VERIFY = "verify"  # a Mailing's period when it carries a verification link
 
 
 def later(task_name: str, *args) -> None:
-    """Enqueue forum.tasks.`task_name`(*args) once the current transaction commits."""
+    """Enqueue forum.tasks.`task_name`(*args) for when the current transaction
+    commits.
+
+    With the queue in the site's database (the default), the task's row is
+    written in the transaction itself: workers see it exactly when the change
+    that called for it commits, never if it rolls back, and no crash between
+    the two can lose it. A queue elsewhere (Redis) is written on commit.
+    """
     from .. import tasks
 
     task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.enqueue(*args), robust=True)
+    in_database = isinstance(task_backends[task.backend], DatabaseBackend)
+    if in_database and transaction.get_connection().in_atomic_block:
+        task.enqueue(*args)
+    else:
+        transaction.on_commit(lambda: task.enqueue(*args), robust=True)
 
 
 # Reading and watching -------------------------------------------------------
