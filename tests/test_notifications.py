@@ -661,4 +661,4 @@ def test_a_task_is_queued_with_its_change_and_never_for_one_rolled_back(topic, a
         raise RuntimeError
     assert queued.count() == 0
     post = make_post(topic=topic, author=alice, body="Published.")
-    assert queued.get().args == [post.pk]
+    assert queued.get().args_kwargs["args"] == [post.pk]
