@@ -34,7 +34,10 @@ def notification_list(request):
     shown = notices.with_parts(service.visible(request.user))
     page = Paginator(shown, PER_PAGE).get_page(request.GET.get("page"))
     rows = notices.decorate(page.object_list)
-    context = {"page": page, "rows": rows, "unread": service.unread_count(request.user)}
+    unread = service.unread_count(request.user)
+    # The header's count too: counted once for both.
+    context = {"page": page, "rows": rows, "unread": unread}
+    context["unread_notifications"] = unread
     return render(request, "forum/notifications.html", context)
 
 
