@@ -185,7 +185,9 @@ def test_the_served_sites_worker_tells_a_reader_of_a_reply(site):
     """`serve` runs a task worker beside the web workers: a reply to someone's
     reply reaches their notifications without anything else running."""
     base, env = site
-    alice, bob = json.loads(manage(env, "shell", "-c", MAKE_SESSIONS % 2))
+    # Accounts of their own: other tests on this site make "writer<n>".
+    script = MAKE_SESSIONS.replace('f"writer{i}"', 'f"told{i}"') % 2
+    alice, bob = json.loads(manage(env, "shell", "-c", script))
     assert post_reply(base, alice, "Alice's served reply.") == 302
     first = json.loads(manage(env, "shell", "-c", LATEST % "Alice's served reply."))
     assert post_reply(base, bob, "Bob answers Alice.", parent=first) == 302
