@@ -200,17 +200,15 @@ class Notification(models.Model):
                 violation_error_message="Unknown kind of notification.",
             ),
         ]
+        # As few as the pages need: a reply in a watched topic writes a row
+        # per watcher. The list (and a mailing's claim, bounded in time) reads
+        # a reader's by date; every signed-in page counts their unread.
         indexes = [
             models.Index(fields=["recipient", "-created"], name="forum_notif_list"),
             models.Index(
                 fields=["recipient"],
                 condition=Q(read_at__isnull=True),
                 name="forum_notif_unread",
-            ),
-            models.Index(
-                fields=["recipient", "kind"],
-                condition=Q(mailing__isnull=True),
-                name="forum_notif_unmailed",
             ),
         ]
 
