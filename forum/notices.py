@@ -110,7 +110,7 @@ def mailing_message(mailing: Mailing) -> EmailMultiAlternatives | None:
             settings.DEFAULT_FROM_EMAIL,
             [mailing.address],
         )
-    carried = Notification.objects.filter(mailing=mailing).exclude(
+    carried = Notification.objects.filter(recipient=user, mailing=mailing).exclude(
         kind__in=POST_KINDS, post__status=PostStatus.HIDDEN
     )
     rows = decorate(with_parts(carried).order_by("created", "id"))

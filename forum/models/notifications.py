@@ -31,10 +31,16 @@ class TopicReader(models.Model):
     `last_read` is the highest reply number a page they read showed.
     """
 
+    # Indexed by the constraint and the index below, which lead with them.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
-    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey(
+        Topic, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     level = models.CharField(max_length=10, choices=WatchLevel.choices, blank=True)
     last_read = models.PositiveIntegerField(default=0)
     updated = models.DateTimeField(default=timezone.now)
@@ -151,8 +157,19 @@ class Mailing(models.Model):
 
 
 class Notification(models.Model):
+    """Something a reader is told, once.
+
+    Only the recipient's columns are indexed: a reply in a watched topic
+    writes a row per watcher, and every other index is paid on each. The
+    rare delete of a post, topic or account finds its rows by a scan.
+    """
+
+    # Its indexes below lead with it.
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(max_length=12, choices=NotificationKind.choices)
     # What it is about, once per recipient: "post:<id>", "action:<id>",
@@ -166,12 +183,23 @@ class Notification(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     topic = models.ForeignKey(
-        Topic, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        Topic,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     post = models.ForeignKey(
-        Post, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        Post,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     action = models.ForeignKey(
         ModerationAction,
@@ -179,13 +207,24 @@ class Notification(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     report = models.ForeignKey(
-        Report, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        Report,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     read_at = models.DateTimeField(null=True, blank=True)
     mailing = models.ForeignKey(
-        Mailing, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Mailing,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
