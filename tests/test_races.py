@@ -5,6 +5,7 @@ an event, then sleeps) and starts the second meanwhile, in threads with their
 own connections on committed rows.
 """
 
+import re
 import threading
 import time
 
@@ -325,3 +326,72 @@ def test_two_edits_at_once_make_consecutive_revisions(monkeypatch, topic):
     ]
     post.refresh_from_db()
     assert post.body == "Third words."
+
+
+def test_two_mailings_at_once_carry_each_notification_once(monkeypatch, topic):
+    """Two tasks mail one reader at once (two replies' fan-outs finishing
+    together): the reader's settings row is locked while a mailing claims, so
+    the second finds what the first left, and no notification goes twice."""
+    from django.core import mail
+    from django.utils import timezone
+
+    from forum.models import MailSettings, Notification
+    from forum.services import notifications
+
+    reader, author = make_user(), make_user()
+    MailSettings.objects.create(
+        user=reader,
+        email="reader@example.org",
+        verified_at=timezone.now() - timezone.timedelta(days=1),
+        replies="immediate",
+    )
+    mine = make_post(topic=topic, author=reader, body="Mine.")
+    for n in range(3):
+        answer = make_post(topic=topic, author=author, parent=mine, body=f"Answer {n}")
+        Notification.objects.create(
+            recipient=reader, kind="reply", key=f"post:{answer.pk}", post=answer
+        )
+    mail.outbox.clear()
+    held = threading.Event()
+    monkeypatch.setattr(
+        MailSettings, "kinds_mailed", hold_after(MailSettings.kinds_mailed, held)
+    )
+
+    def send():
+        return notifications.mail_pending(reader.pk, "immediate", timezone.now())
+
+    results, errors = run_while_held(send, send, held)
+
+    assert errors == {}
+    assert sorted(results.values()) == [0, 1]
+    (message,) = mail.outbox
+    assert sorted(re.findall(r"Answer (\d)", message.body)) == ["0", "1", "2"]
+    assert not Notification.objects.filter(recipient=reader, mailing=None).exists()
+
+
+def test_a_fan_out_run_twice_at_once_tells_each_watcher_once(monkeypatch, topic):
+    from forum.models import Notification, TopicReader
+    from forum.services import notifications
+
+    watchers = [make_user() for _ in range(5)]
+    TopicReader.objects.bulk_create(
+        TopicReader(user=w, topic=topic, level="watching") for w in watchers
+    )
+    reply = make_post(topic=topic, author=make_user(), body="Watched reply.")
+    held = threading.Event()
+    monkeypatch.setattr(
+        "forum.services.notifications._store",
+        hold_before(notifications._store, held),
+    )
+
+    results, errors = run_while_held(
+        lambda: notifications.reply_published(reply.pk),
+        lambda: notifications.reply_published(reply.pk),
+        held,
+    )
+
+    assert errors == {}
+    told = Notification.objects.filter(key=f"post:{reply.pk}")
+    assert sorted(told.values_list("recipient_id", flat=True)) == sorted(
+        w.pk for w in watchers
+    )
