@@ -662,3 +662,57 @@ def test_a_task_is_queued_with_its_change_and_never_for_one_rolled_back(topic, a
     assert queued.count() == 0
     post = make_post(topic=topic, author=alice, body="Published.")
     assert queued.get().args_kwargs["args"] == [post.pk]
+
+
+def test_each_kind_links_to_its_place(topic, alice, bob, moderator, deliver):
+    """Following each kind of notice marks it read and lands where it is about."""
+    from .factories import disclosure
+
+    mine = make_post(topic=topic, author=alice, body="Alice's claim.")
+    with deliver():
+        answer = make_post(topic=topic, author=bob, parent=mine, body="@alice no.")
+        proposal = services.position_propose(
+            topic=topic,
+            author=alice,
+            claim="Defenders should get a licence",
+            disclosure=disclosure(),
+            attested=True,
+        )
+        services.proposals_decide(
+            proposals=type(proposal).objects.filter(pk=proposal.pk),
+            approve=False,
+            actor=moderator,
+            reason="Already covered by the first position.",
+        )
+        services.posts_review(
+            posts=Post.objects.filter(pk=mine.pk),
+            state=ReviewState.VERIFIED,
+            actor=moderator,
+            note="Checked.",
+        )
+        services.user_suspend(
+            user=alice,
+            until=timezone.now() + timedelta(hours=1),
+            reason="Cooling off.",
+            actor=moderator,
+        )
+    shown = listed(signed_in(alice))
+    assert (
+        "A moderator rejected your proposed position “Defenders should get a licence”"
+        in shown
+    )
+    assert "Reason: Already covered by the first position." in shown
+    assert "A moderator verified your reply’s disclosure" in shown
+    assert "A moderator suspended your account from posting" in shown
+    # A moderator is "a moderator", as on the public log.
+    assert "moderator replied" not in shown and ">moderator<" not in shown
+    expected = {
+        "reply": f"/p/{answer.pk}/",
+        "proposal": f"/t/{topic.slug}/",
+        "moderation": f"/p/{mine.pk}/",
+        "suspension": "/moderation/",
+    }
+    client = signed_in(alice)
+    for n in Notification.objects.filter(recipient=alice):
+        assert client.post(f"/notifications/{n.pk}/")["Location"] == expected[n.kind]
+    assert notifications.unread_count(alice) == 0
