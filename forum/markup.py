@@ -106,7 +106,8 @@ def references(text: str) -> tuple[list[str], list[int]]:
     """The @names `text` mentions and the replies it quotes, in order, once each.
 
     Read from the parsed markdown: nothing inside code counts (code spans and
-    blocks are their own tokens), and a quote is a link to a reply inside a
+    blocks are their own tokens), nor inside a quote (the quoted author's
+    mentions are not this one's), and a quote is a link to a reply inside a
     blockquote, as "Quote" writes it.
     """
     names, quoted, quoting = {}, {}, 0
@@ -117,7 +118,7 @@ def references(text: str) -> tuple[list[str], list[int]]:
             quoting -= 1
         elif token.type == "inline":
             for child in token.children or ():
-                if child.type == "text":
+                if child.type == "text" and not quoting:
                     names.update(dict.fromkeys(MENTION.findall(child.content)))
                 elif quoting and child.type == "link_open":
                     found = POST_LINK.match(str(child.attrs.get("href", "")))

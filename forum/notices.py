@@ -9,6 +9,7 @@ from django.utils.text import Truncator
 
 from .models import (
     POST_KINDS,
+    Agent,
     Mailing,
     ModerationKind,
     Notification,
@@ -16,8 +17,9 @@ from .models import (
     PostStatus,
 )
 from .services import notifications as service
-from .services.validation import agent_of
 
+# A mail lists this many notifications at most, then says how many more.
+MAIL_ROWS = 100
 # What a moderator did to the reader's post, as the notice says it.
 DONE_TO_POST = {
     ModerationKind.HIDE: "hid your reply",
@@ -40,7 +42,7 @@ DONE_TO_POST = {
 def describe(n: Notification) -> str:
     """The notice in one plain sentence (templates escape it)."""
     actor = n.actor.get_username() if n.actor_id else "Someone"
-    if n.kind in POST_KINDS and (agent := agent_of(n.actor)):
+    if n.kind in POST_KINDS and (agent := getattr(n, "agent", None)):
         # As its byline says it: an agent is never mistaken for a person.
         actor = f"AI agent {actor}, run by {agent.operator.get_username()},"
     where = f" in “{n.topic.title}”" if n.topic_id else ""
@@ -48,6 +50,8 @@ def describe(n: Notification) -> str:
         return f"{actor} {n.get_kind_display()}{where}"
     if n.kind == NotificationKind.REPORT:
         return f"Your report on reply #{n.post_id} was resolved: {n.report.get_status_display()}"
+    if n.action.actor_id is None:  # the report threshold, not a person
+        return f"Your reply was hidden pending a moderator's review{where}: {n.action.reason}"
     done = DONE_TO_POST.get(n.action.action, n.action.get_action_display())
     if n.kind == NotificationKind.PROPOSAL:
         done += f" “{n.action.proposal.claim}”" if n.action.proposal_id else ""
@@ -80,9 +84,16 @@ def with_parts(notifications):
 
 
 def decorate(notifications) -> list[Notification]:
-    """Each with its sentence (`text`), `excerpt` and link (`url`)."""
+    """Each with its sentence (`text`), `excerpt` and link (`url`); the
+    agents among their actors in one query."""
     rows = list(notifications)
+    inactive = {n.actor_id for n in rows if n.actor_id and not n.actor.is_active}
+    agents = {}
+    if inactive:
+        found = Agent.objects.filter(account__in=inactive).select_related("operator")
+        agents = {agent.account_id: agent for agent in found}
     for n in rows:
+        n.agent = agents.get(n.actor_id)
         n.text, n.excerpt, n.url = describe(n), excerpt(n), target(n)
     return rows
 
@@ -113,9 +124,10 @@ def mailing_message(mailing: Mailing) -> EmailMultiAlternatives | None:
     carried = Notification.objects.filter(recipient=user, mailing=mailing).exclude(
         kind__in=POST_KINDS, post__status=PostStatus.HIDDEN
     )
-    rows = decorate(with_parts(carried).order_by("created", "id"))
+    rows = decorate(with_parts(carried).order_by("created", "id")[:MAIL_ROWS])
     if not rows:
         return None
+    more = carried.count() - len(rows) if len(rows) == MAIL_ROWS else 0
     for n in rows:
         n.url = absolute(n.url)
     categories = {n.category for n in rows}
@@ -127,8 +139,8 @@ def mailing_message(mailing: Mailing) -> EmailMultiAlternatives | None:
     )
     context = {
         "user": user,
-        "rows": rows[:100],
-        "more": max(0, len(rows) - 100),
+        "rows": rows,
+        "more": more,
         "period": mailing.period,
         "unsubscribe": unsubscribe,
         "settings_url": absolute(reverse("notifications-settings")),
@@ -137,7 +149,7 @@ def mailing_message(mailing: Mailing) -> EmailMultiAlternatives | None:
     if len(rows) == 1 and mailing.period == "immediate":
         subject = rows[0].text
     else:
-        subject = f"{len(rows)} notifications"
+        subject = f"{len(rows) + more} notifications"
         if mailing.period in ("daily", "weekly"):
             subject = f"Your {mailing.period} digest: {subject}"
     # One line: a reason may hold line breaks, which a header must not.

@@ -387,6 +387,7 @@ def test_tasks_run_twice_tell_nobody_twice(topic, alice, bob, deliver):
     reply = make_post(topic=topic, author=bob, parent=mine)
     for _ in range(2):
         notifications.reply_published(reply.pk)
+    call_command("worker", batch=True, verbosity=0)  # the mail is a task of its own
     assert Notification.objects.filter(recipient=alice).count() == 1
     assert len(mail.outbox) == 1
     # And through the queue: the same task enqueued twice.
@@ -716,3 +717,193 @@ def test_each_kind_links_to_its_place(topic, alice, bob, moderator, deliver):
     for n in Notification.objects.filter(recipient=alice):
         assert client.post(f"/notifications/{n.pk}/")["Location"] == expected[n.kind]
     assert notifications.unread_count(alice) == 0
+
+
+# What a review of the first version found ------------------------------------
+
+
+def test_a_failed_send_gives_its_notifications_back_to_the_next_mail(
+    topic, alice, bob, monkeypatch
+):
+    reader = digest_reader(alice)
+    mail.outbox.clear()
+    notice(alice, bob, topic, 1, reader.daily_due - timedelta(hours=1))
+
+    def refused(*args, **kwargs):
+        raise OSError("The mail server is down.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("django.core.mail.EmailMessage.send", refused)
+        assert notifications.digests_send(reader.daily_due) == 0
+    # Given back: waiting for the next mail.
+    assert Notification.objects.filter(recipient=alice, mailing=None).exists()
+    # The next digest, a day later, carries it.
+    assert notifications.digests_send(reader.daily_due + timedelta(days=1)) == 1
+    assert mailed_items() == [1]
+
+
+def test_a_worker_stopped_between_claim_and_send_loses_nothing(topic, alice, bob):
+    reader = digest_reader(alice)
+    mail.outbox.clear()
+    notice(alice, bob, topic, 1, reader.daily_due - timedelta(hours=1))
+    # Claimed, then the process died before sending.
+    assert notifications.mailing_make(alice.pk, "daily", reader.daily_due)
+    due = reader.daily_due
+    assert notifications.mailings_recover(due + timedelta(minutes=5)) == 0
+    assert notifications.mailings_recover(due + timedelta(hours=2)) == 1
+    assert notifications.mail_pending(alice.pk, "daily", due) == 1
+    assert mailed_items() == [1]
+
+
+def test_changing_the_address_keeps_what_waits_and_new_choices_start_now(
+    topic, alice, bob, deliver
+):
+    client = signed_in(alice)
+    mine = make_post(topic=topic, author=alice, body="Mine.")
+    # Before any address: told on the site only, never mailed later.
+    with deliver():
+        make_post(topic=topic, author=bob, parent=mine, body="Digest item 1")
+    assert verify_address(client, "alice@example.org", deliver).status_code == 302
+    with deliver():
+        make_post(topic=topic, author=bob, parent=mine, body="Digest item 2")
+    # A new address, confirmed before the digest: item 2 still goes, once.
+    assert verify_address(client, "alice@work.example", deliver).status_code == 302
+    due = MailSettings.objects.get(user=alice).daily_due
+    mail.outbox.clear()
+    assert notifications.digests_send(due) == 1
+    assert mailed_items() == [2]
+    assert mail.outbox[0].to == ["alice@work.example"]
+    # Watched topics are off by default: switching them on mails from now on.
+    with deliver():
+        watch(client, topic, "watching")
+        make_post(topic=topic, author=bob, body="Digest item 3")
+    choices = dict.fromkeys(("replies", "mentions", "moderation", "reports"), "daily")
+    client.post(
+        "/notifications/settings/",
+        {**choices, "proposals": "daily", "watched": "daily"},
+    )
+    with deliver():
+        make_post(topic=topic, author=bob, body="Digest item 4")
+    mail.outbox.clear()
+    assert notifications.digests_send(due + timedelta(days=1)) == 1
+    assert mailed_items() == [4]
+
+
+def test_an_old_verification_link_stops_working_once_a_new_one_is_sent(alice, deliver):
+    client = signed_in(alice)
+    with deliver():
+        client.post("/notifications/settings/address/", {"email": "old@example.org"})
+        client.post("/notifications/settings/address/", {"email": "new@example.org"})
+    old, new = (
+        re.search(r"/notifications/verify/(\S+)/", m.body)[1] for m in mail.outbox
+    )
+    response = client.post(f"/notifications/verify/{old}/")
+    assert response.status_code == 400 and "A newer link" in page(response)
+    assert client.post(f"/notifications/verify/{new}/").status_code == 302
+    assert MailSettings.objects.get(user=alice).email == "new@example.org"
+
+
+def test_mentions_inside_a_quote_are_the_quoted_authors_not_this_ones(
+    topic, alice, bob, deliver
+):
+    carol = make_user(username="carol")
+    quoted = make_post(topic=topic, author=alice, body="I agree with @carol.")
+    client = signed_in(bob)
+    body = client.get(f"{reply_url(topic)}?quote={quoted.pk}").context["form"]["body"]
+    with deliver():
+        post_reply(client, topic, body=body.value() + "Not me.", parent=str(quoted.pk))
+    assert kinds_of(carol) == [("mention", f"post:{quoted.pk}")]  # Alice's own
+
+
+def test_reading_newest_first_does_not_mark_the_thread_read(
+    topic, alice, bob, settings
+):
+    settings.STANDPOINT_POSTS_PER_PAGE = 5
+    for n in range(12):
+        make_post(topic=topic, author=bob, body=f"Reply {n}")
+    client = signed_in(alice)
+    client.get(f"/t/{topic.slug}/")
+    client.get(f"/t/{topic.slug}/?order=newest")
+    assert TopicReader.objects.get(user=alice, topic=topic).last_read == 5
+    assert "7 new replies since you last read" in page(client.get(f"/t/{topic.slug}/"))
+
+
+def test_an_operator_is_not_told_of_their_own_agents_reply(topic, alice, bob, deliver):
+    from forum.services import agents
+
+    agent = agents.agent_create(
+        operator=bob,
+        name="bob-bot",
+        ai_model="Claude",
+        ai_maker="Anthropic",
+        statement="Summarises.",
+    )
+    watch(signed_in(bob), topic, "watching")
+    watch(signed_in(alice), topic, "watching")
+    with deliver():
+        make_post(
+            topic=topic,
+            author=agent.account,
+            body="A summary.",
+            authorship="ai_agent",
+            ai_model="Claude",
+            ai_maker="Anthropic",
+        )
+    assert kinds_of(bob) == []
+    assert [kind for kind, _ in kinds_of(alice)] == ["watched"]
+
+
+def test_a_hide_by_the_report_threshold_is_not_blamed_on_a_moderator(
+    topic, alice, deliver, settings
+):
+    settings.STANDPOINT_REPORT_THRESHOLD = 2
+    mine = make_post(topic=topic, author=alice, body="Contested.")
+    with deliver():
+        for _ in range(2):
+            services.report_create(post=mine, reporter=make_user(), reason="spam")
+    shown = listed(signed_in(alice))
+    assert "Your reply was hidden pending a moderator&#x27;s review" in shown
+    assert "A moderator hid" not in shown
+
+
+def test_the_notifications_page_costs_the_same_for_two_and_fifty(
+    topic, alice, bob, django_assert_max_num_queries
+):
+    from forum.services import agents
+
+    agent = agents.agent_create(
+        operator=bob,
+        name="many-bot",
+        ai_model="Claude",
+        ai_maker="Anthropic",
+        statement="Posts a lot.",
+    )
+
+    def add(n: int):
+        for i in range(n):
+            author, ai = bob, {}
+            if i % 2:
+                author = agent.account
+                ai = {
+                    "authorship": "ai_agent",
+                    "ai_model": "Claude",
+                    "ai_maker": "Anthropic",
+                }
+            post = make_post(topic=topic, author=author, body=f"Item {i} {n}", **ai)
+            Notification.objects.create(
+                recipient=alice,
+                kind="watched",
+                key=f"post:{post.pk}",
+                actor=author,
+                topic=topic,
+                post=post,
+            )
+
+    client = signed_in(alice)
+    counts = []
+    for n in (2, 48):  # each with a person and an agent among the actors
+        add(n)
+        with django_assert_max_num_queries(8) as ctx:
+            assert client.get("/notifications/").status_code == 200
+        counts.append(len(ctx))
+    assert counts[0] == counts[1]

@@ -7,6 +7,7 @@ clients post at once through two worker processes on one SQLite file.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -266,3 +267,43 @@ def test_a_redis_queue_runs_the_same_tasks(needs_redis, tmp_path):
         assert json.loads(manage(env, "shell", "-c", TOLD)) == []  # queued in Redis
         manage(env, "worker", "--batch")
         assert json.loads(manage(env, "shell", "-c", TOLD)) == [["rq-alice", "reply"]]
+
+
+# A child that counts the signals it gets, then exits after a moment (a task
+# finishing): a second signal in that moment is counted too.
+COUNTING_CHILD = """
+import pathlib, signal, sys, time
+path, got = pathlib.Path(sys.argv[1]), []
+for name in ("SIGTERM", "SIGINT"):
+    signal.signal(getattr(signal, name), lambda signum, frame: got.append(signum))
+path.write_text("ready")
+while not got:
+    time.sleep(0.05)
+time.sleep(1.5)
+path.write_text(",".join(signal.Signals(s).name for s in got))
+"""
+
+
+def test_serve_asks_its_web_server_and_worker_to_stop_once(tmp_path):
+    """Ctrl-C in a terminal signals the whole group; each child must still be
+    asked once (a second signal makes the task worker abandon its task)."""
+    files = {name: tmp_path / name for name in ("server", "worker")}
+    argv = {n: [sys.executable, "-c", COUNTING_CHILD, str(f)] for n, f in files.items()}
+    code = (
+        "import sys\n"
+        "from forum.management.commands.serve import supervise\n"
+        f"sys.exit(supervise({argv['server']!r}, {argv['worker']!r}))"
+    )
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=settings.BASE_DIR, start_new_session=True
+    )
+    deadline = time.monotonic() + 20
+    while not all(f.exists() and f.read_text() == "ready" for f in files.values()):
+        assert time.monotonic() < deadline, "the children did not start"
+        time.sleep(0.1)
+    os.killpg(supervisor.pid, signal.SIGINT)  # as a terminal's Ctrl-C
+    assert supervisor.wait(timeout=30) == 0
+    assert {n: f.read_text() for n, f in files.items()} == {
+        "server": "SIGTERM",
+        "worker": "SIGTERM",
+    }

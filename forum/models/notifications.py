@@ -146,7 +146,8 @@ class Mailing(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
-    # "immediate", "daily", "weekly", or "verify" for an address's check.
+    # "immediate", "daily", "weekly"; "verify" for an address's check;
+    # "skipped" for notifications made before their reader wanted mail.
     period = models.CharField(max_length=10)
     created = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -218,9 +219,11 @@ class Notification(models.Model):
         db_index=False,
     )
     read_at = models.DateTimeField(null=True, blank=True)
+    # Protected: a mailing's deletion must never free its notifications to be
+    # mailed again (services.notifications.mailing_release gives them back).
     mailing = models.ForeignKey(
         Mailing,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",

@@ -12,6 +12,7 @@ Rules for who is told, in one place (`_recipients`):
   most specific of those.
 """
 
+import logging
 import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Min, Q, Subquery
+from django.db.models import Count, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task_backends
@@ -32,6 +33,7 @@ from .. import markup
 from ..models import (
     CATEGORY_OF,
     DIGEST_PERIODS,
+    KINDS_OF,
     POST_KINDS,
     Agent,
     Block,
@@ -50,6 +52,8 @@ from ..models import (
     TopicReader,
     WatchLevel,
 )
+
+logger = logging.getLogger(__name__)
 
 # Moderators' actions on a post that its author hears of.
 POST_ACTIONS = frozenset(
@@ -83,12 +87,15 @@ POST_KIND_ORDER = [
     NotificationKind.QUOTE,
 ]
 BATCH = 2000
+# A mailing claimed this long ago and still not sent was interrupted.
+STALE_MAILING = timedelta(hours=1)
 # Notifications older than this are not mailed: a digest that was off for
 # longer does not bring back last season's news.
 MAIL_MAX_AGE = timedelta(days=30)
 VERIFY_SALT = "standpoint.notifications.verify"
 UNSUBSCRIBE_SALT = "standpoint.notifications.unsubscribe"
 VERIFY = "verify"  # a Mailing's period when it carries a verification link
+SKIPPED = "skipped"  # notifications from before their reader wanted them mailed
 
 
 def later(task_name: str, *args) -> None:
@@ -119,8 +126,7 @@ def reader_state(
     """(the reader's unread notifications, where they stand with the topic),
     in one query: every signed-in thread page asks both."""
     unread = (
-        visible(user)
-        .filter(read_at__isnull=True)
+        Notification.objects.filter(pk__in=_unread_ids(user))
         .order_by()
         .values("recipient")
         .annotate(n=Count("pk"))
@@ -183,29 +189,13 @@ def followed_topics(user: AbstractBaseUser) -> list[TopicReader]:
     )
 
 
-def new_counts(
-    user: AbstractBaseUser, topic_ids: Iterable[int]
-) -> dict[int, tuple[int, int]]:
-    """(how many, the first's number) of the replies each topic has that
-    `user` has not read, for topics they have read before: two queries for
-    a whole list."""
-    marks = dict(
+def read_marks(user: AbstractBaseUser, topic_ids: Iterable[int]) -> dict[int, int]:
+    """The last reply number `user` read in each of these topics they read."""
+    return dict(
         TopicReader.objects.filter(user=user, topic__in=list(topic_ids))
         .filter(last_read__gt=0)
         .values_list("topic_id", "last_read")
     )
-    if not marks:
-        return {}
-    newer = Q()
-    for topic_id, number in marks.items():
-        newer |= Q(topic_id=topic_id, number__gt=number)
-    counts = (
-        Post.objects.filter(newer, status=PostStatus.PUBLISHED)
-        .values("topic_id")
-        .annotate(n=Count("pk"), first=Min("number"))
-        .values_list("topic_id", "n", "first")
-    )
-    return {topic_id: (n, first) for topic_id, n, first in counts}
 
 
 def block_set(*, user: AbstractBaseUser, other: AbstractBaseUser, blocked: bool):
@@ -234,8 +224,18 @@ def visible(user: AbstractBaseUser):
     )
 
 
+# The header counts up to this many ("99+"): a reader with a long backlog
+# costs every page no more than one with a short one.
+UNREAD_SHOWN = 100
+
+
+def _unread_ids(user: AbstractBaseUser):
+    return visible(user).filter(read_at__isnull=True).values("pk")[:UNREAD_SHOWN]
+
+
 def unread_count(user: AbstractBaseUser) -> int:
-    return visible(user).filter(read_at__isnull=True).count()
+    """Unread notifications the reader may see, counted up to UNREAD_SHOWN."""
+    return Notification.objects.filter(pk__in=_unread_ids(user)).count()
 
 
 def mark_read(user: AbstractBaseUser, pk: int | None = None) -> int:
@@ -275,10 +275,17 @@ def reply_published(post_id: int) -> int:
         for pk in answered:
             told[pk] = NotificationKind.REPLY
     quoted_authors = Post.objects.filter(
-        pk__in=quoted[:20], status=PostStatus.PUBLISHED
+        pk__in=quoted[: settings.STANDPOINT_MENTIONS_MAX],
+        status=PostStatus.PUBLISHED,
     ).values_list("author_id", flat=True)
     for pk in quoted_authors:
         told[pk] = NotificationKind.QUOTE
+    # An agent's operator is not told of what their own agent posts.
+    operator = Agent.objects.filter(account_id=post.author_id).values_list(
+        "operator_id", flat=True
+    )
+    for pk in operator:
+        told.pop(pk, None)
     told = _recipients(told, actor=post.author_id, topic_id=post.topic_id)
     made = [
         Notification(
@@ -470,15 +477,40 @@ def mail_settings(user: AbstractBaseUser) -> MailSettings:
 
 @transaction.atomic
 def mail_choices_set(*, user: AbstractBaseUser, choices: dict[str, str]) -> None:
+    """Save what the reader wants mailed. A kind they now want that they did
+    not is mailed from now on: what it told before waits on the site only."""
     for category, choice in choices.items():
         if category not in MailCategory.values or choice not in MailChoice.values:
             raise ValidationError("Choose none, at once, daily or weekly.")
-    MailSettings.objects.update_or_create(user=user, defaults=choices)
+    found, _ = MailSettings.objects.select_for_update().get_or_create(user=user)
+    started = [
+        c
+        for c, choice in choices.items()
+        if found.choice(c) == MailChoice.NONE and choice != MailChoice.NONE
+    ]
+    _not_to_mail(user, [k for c in started for k in KINDS_OF[c]])
+    MailSettings.objects.filter(pk=found.pk).update(**choices)
+
+
+def _not_to_mail(user: AbstractBaseUser, kinds: list[str]) -> None:
+    """Mark the reader's notifications of `kinds` that no mail carried as
+    never to be mailed: they came before the reader wanted them mailed."""
+    if not kinds:
+        return
+    pending = Notification.objects.filter(
+        recipient=user, mailing__isnull=True, kind__in=kinds
+    )
+    if pending.exists():
+        skipped = Mailing.objects.create(
+            user=user, period=SKIPPED, sent_at=timezone.now()
+        )
+        pending.update(mailing=skipped)
 
 
 def address_verification(*, user: AbstractBaseUser, address: str) -> Mailing:
     """Ask `address` to confirm it is the reader's: a mailing with a signed,
-    expiring link, sent by the worker once this transaction commits."""
+    expiring link, sent by the worker once this transaction commits. Only
+    the latest link asked for works."""
     mailing = Mailing.objects.create(user=user, period=VERIFY, address=address)
     later("send_mailing", mailing.pk)
     return mailing
@@ -486,13 +518,16 @@ def address_verification(*, user: AbstractBaseUser, address: str) -> Mailing:
 
 def verify_token(mailing: Mailing) -> str:
     return signing.dumps(
-        {"u": mailing.user_id, "e": mailing.address}, salt=VERIFY_SALT, compress=True
+        {"u": mailing.user_id, "e": mailing.address, "m": mailing.pk},
+        salt=VERIFY_SALT,
+        compress=True,
     )
 
 
 def address_from_token(token: str) -> tuple[int, str]:
     """(user id, address) a verification link vouches for; ValidationError
-    when it is forged or older than STANDPOINT_VERIFY_SECONDS."""
+    when it is forged, older than STANDPOINT_VERIFY_SECONDS, or not the
+    latest its reader asked for."""
     try:
         found = signing.loads(
             token, salt=VERIFY_SALT, max_age=settings.STANDPOINT_VERIFY_SECONDS
@@ -505,6 +540,11 @@ def address_from_token(token: str) -> tuple[int, str]:
         raise ValidationError(
             "This verification link is not valid.", code="invalid"
         ) from exc
+    latest = Mailing.objects.filter(user_id=found["u"], period=VERIFY).order_by("-pk")
+    if latest.values_list("pk", flat=True).first() != found["m"]:
+        raise ValidationError(
+            "A newer link was sent since this one: use the latest.", code="replaced"
+        )
     return found["u"], found["e"]
 
 
@@ -517,6 +557,9 @@ def address_verify(*, user: AbstractBaseUser, token: str) -> MailSettings:
         )
     now = timezone.now()
     found, _ = MailSettings.objects.select_for_update().get_or_create(user=user)
+    if found.verified_at is None:
+        # Mail starts now: what came before stays on the site.
+        _not_to_mail(user, list(CATEGORY_OF))
     if found.email != address or found.verified_at is None:
         found.email, found.verified_at = address, now
     found.daily_due = found.daily_due or now + DIGEST_PERIODS[MailChoice.DAILY]
@@ -555,20 +598,24 @@ def unsubscribe(token: str) -> tuple[int, list[str]]:
 
 
 def mail_immediately(told: dict[int, str]) -> int:
-    """Mail at once those of `told` who want their kind mailed at once."""
+    """Make a mailing for each of `told` who wants their kind mailed at once;
+    each is sent by a task of its own, so a slow mail server holds up no
+    fan-out. Returns how many mailings were made."""
     wanted = Q()
     for kind in set(told.values()):
         wanted |= Q(**{CATEGORY_OF[kind]: MailChoice.IMMEDIATE})
     if not told or not wanted:
         return 0
-    sent = 0
+    made = 0
     for chunk in _chunks(list(told)):
         users = MailSettings.objects.filter(
             wanted, user__in=chunk, verified_at__isnull=False
         ).values_list("user_id", flat=True)
         for user_id in users:
-            sent += mail_pending(user_id, MailChoice.IMMEDIATE, timezone.now())
-    return sent
+            if mailing := mailing_make(user_id, MailChoice.IMMEDIATE, timezone.now()):
+                later("send_mailing", mailing.pk)
+                made += 1
+    return made
 
 
 @transaction.atomic
@@ -583,9 +630,11 @@ def mailing_make(user_id: int, period: str, now: datetime) -> Mailing | None:
     )
     if found is None or not (kinds := found.kinds_mailed(period)):
         return None
-    since = max(found.verified_at, now - MAIL_MAX_AGE)
     pending = Notification.objects.filter(
-        recipient_id=user_id, mailing__isnull=True, kind__in=kinds, created__gte=since
+        recipient_id=user_id,
+        mailing__isnull=True,
+        kind__in=kinds,
+        created__gte=now - MAIL_MAX_AGE,
     )
     if not pending.exists():
         return None
@@ -613,15 +662,37 @@ def mailing_send(mailing_id: int) -> int:
     ):
         return 0
     mailing = Mailing.objects.select_related("user").get(pk=mailing_id)
-    message = mailing_message(mailing)
-    if message is None:  # all it carried is about replies hidden since
-        return 0
     try:
+        message = mailing_message(mailing)
+        if message is None:  # all it carried is about replies hidden since
+            return 0
         message.send()
     except Exception:
-        Mailing.objects.filter(pk=mailing_id).update(sent_at=None)
+        mailing_release(mailing_id)
         raise
     return 1
+
+
+def mailing_release(mailing_id: int) -> None:
+    """Give a mailing that was not sent back: its notifications wait for the
+    next mail of their reader (the next digest, or the next at-once mail)."""
+    with transaction.atomic():
+        Notification.objects.filter(mailing_id=mailing_id).update(mailing=None)
+        Mailing.objects.filter(pk=mailing_id).delete()
+
+
+def mailings_recover(now: datetime | None = None) -> int:
+    """Give back mailings claimed but never sent (a worker stopped between
+    claim and send); returns how many. Verification mails are left: the
+    reader asks again."""
+    now = now or timezone.now()
+    stale = Mailing.objects.filter(
+        sent_at__isnull=True, created__lt=now - STALE_MAILING
+    ).exclude(period=VERIFY)
+    ids = list(stale.values_list("pk", flat=True))
+    for pk in ids:
+        mailing_release(pk)
+    return len(ids)
 
 
 def digests_send(now: datetime | None = None) -> int:
@@ -649,6 +720,11 @@ def digests_send(now: datetime | None = None) -> int:
             claimed = MailSettings.objects.filter(pk=pk, **{field: when}).update(
                 **{field: when + steps * step}
             )
-            if claimed:
+            if not claimed:
+                continue
+            try:
                 sent += mail_pending(user_id, period, now)
+            except Exception:
+                # Its notifications went back (mailing_send): the next digest.
+                logger.exception("The %s digest of user %s failed", period, user_id)
     return sent

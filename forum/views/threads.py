@@ -76,14 +76,16 @@ def list_stamp() -> tuple[str, datetime]:
 def topic_list(request):
     topics = list(Topic.objects.for_list_page())
     maps = stancemap.for_topics(topics)
-    new = {}
+    marks = {}
     if request.user.is_authenticated:
-        new = notifications.new_counts(request.user, [t.pk for t in topics])
+        marks = notifications.read_marks(request.user, [t.pk for t in topics])
     for topic in topics:
         topic.stance_map = maps[topic.pk]
-        if topic.pk in new:
-            count, first = new[topic.pk]
-            topic.new_replies, topic.new_url = count, unread_url(topic.slug, first)
+        # As the thread counts them: every reply numbered after the mark.
+        last, shown = marks.get(topic.pk), topic.reply_count + topic.hidden_count
+        if last and last < shown:
+            topic.new_replies = shown - last
+            topic.new_url = unread_url(topic.slug, last + 1)
     return render(request, "forum/topic_list.html", {"topics": topics})
 
 
@@ -165,9 +167,10 @@ class ThreadView:
 
     @property
     def last_number(self) -> int | None:
-        """The newest reply number a page of the whole thread shows: how far
-        a reader who saw it has read. None for a filtered view, which skips."""
-        if self.filtering or not self.valid or self.run is None:
+        """The newest reply number a page of the whole thread, oldest first,
+        shows: how far a reader who saw it has read. None for a filtered view,
+        which skips, and newest first, which starts at the end."""
+        if self.filtering or self.newest or not self.valid or self.run is None:
             return None
         return min(self.run * per_page(), self.stamp.shown)
 

@@ -97,37 +97,58 @@ def worker_argv() -> list[str]:
 def supervise(server_argv: list[str], worker_argv: list[str]) -> int:
     """Run the web server and a task worker until the server stops, or this
     process is told to stop (SIGTERM, SIGINT): then both are stopped. A
-    worker that dies is started again. Returns the server's exit status."""
-    server = subprocess.Popen(server_argv)
-    worker, started = subprocess.Popen(worker_argv), time.monotonic()
-    stopping, pause = False, 1.0
+    worker that dies is started again. Returns the server's exit status.
+
+    Each child is asked to stop once, with SIGTERM: the task worker finishes
+    the task it is running on the first, and abandons it on a second. So the
+    children run in sessions of their own, where a terminal's Ctrl-C, sent
+    to the whole foreground group, reaches this process only.
+    """
+    children: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def start(name: str, argv: list[str]) -> None:
+        children[name] = subprocess.Popen(argv, start_new_session=True)
+        if stopping:  # asked to stop while it was starting
+            children[name].terminate()
 
     def stop(signum, frame):
         nonlocal stopping
+        if stopping:
+            return
         stopping = True
-        for child in (server, worker):
+        for child in children.values():
             if child.poll() is None:
-                child.send_signal(signum)
+                child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while server.poll() is None:
-        if not stopping and worker.poll() is not None:
+    start("server", server_argv)
+    start("worker", worker_argv)
+    started, pause = time.monotonic(), 1.0
+    while children["server"].poll() is None:
+        if not stopping and children["worker"].poll() is not None:
             # A worker that keeps failing at once is restarted less and less
             # often (up to a minute apart), not in a tight loop.
             pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 60)
             logger.error(
                 "The task worker stopped (exit %s); starting it again in %.0f s",
-                worker.returncode,
+                children["worker"].returncode,
                 pause,
             )
-            time.sleep(pause)
-            worker, started = subprocess.Popen(worker_argv), time.monotonic()
-        time.sleep(0.5)
-    if worker.poll() is None:
+            deadline = time.monotonic() + pause
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not stopping:
+                start("worker", worker_argv)
+                started = time.monotonic()
+        time.sleep(0.2)
+    worker = children["worker"]
+    if not stopping and worker.poll() is None:  # the server stopped on its own
         worker.terminate()
     try:
-        worker.wait(timeout=20)
+        worker.wait(timeout=60)  # the task it runs, finished
     except subprocess.TimeoutExpired:
         worker.kill()
-    return server.returncode
+        worker.wait()
+    return children["server"].returncode

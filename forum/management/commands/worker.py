@@ -77,7 +77,8 @@ class Command(BaseCommand):
                 self.digests()
             finally:
                 connection.close()  # this thread's own: idle until the next check
-            if time.monotonic() - pruned >= 3600:
+            in_database = isinstance(task_backends["default"], DatabaseBackend)
+            if in_database and time.monotonic() - pruned >= 3600:
                 pruned = time.monotonic()
                 try:
                     call_command(
@@ -91,6 +92,8 @@ class Command(BaseCommand):
 
     def digests(self) -> None:
         try:
+            # Mail a stopped worker claimed and never sent goes back first.
+            notifications.mailings_recover()
             sent = notifications.digests_send()
             if sent:
                 logger.info("Sent %d digest(s)", sent)
