@@ -907,3 +907,14 @@ def test_the_notifications_page_costs_the_same_for_two_and_fifty(
             assert client.get("/notifications/").status_code == 200
         counts.append(len(ctx))
     assert counts[0] == counts[1]
+
+
+def test_the_header_counts_up_to_99_then_says_99_plus(topic, alice, bob):
+    post = make_post(topic=topic, author=bob, body="Busy thread.")
+    Notification.objects.bulk_create(
+        Notification(recipient=alice, kind="watched", key=f"k{n}", post=post, actor=bob)
+        for n in range(120)
+    )
+    assert notifications.unread_count(alice) == 100
+    header = page(signed_in(alice).get("/"))
+    assert 'aria-label="more than 99 unread">99+<' in header
