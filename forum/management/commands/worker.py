@@ -6,6 +6,7 @@ another backend (README, Notifications).
 """
 
 import logging
+import os
 import threading
 import time
 
@@ -41,6 +42,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval, batch, **options):
         verbosity = options["verbosity"]
+        if not batch and settings.STANDPOINT_WORKER_NICE:
+            # Background work yields the CPU to the web workers' requests.
+            os.nice(settings.STANDPOINT_WORKER_NICE)
         if batch:
             self.digests()
         else:
