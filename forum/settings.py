@@ -345,10 +345,11 @@ STANDPOINT_SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip
 STANDPOINT_VERIFY_SECONDS = int(os.environ.get("VERIFY_SECONDS", str(3 * 86400)))
 # Readers one reply can mention and so notify.
 STANDPOINT_MENTIONS_MAX = 10
-# A fan-out writes this many notifications per transaction, pausing this many
-# seconds between them so that requests waiting to write go first (SQLite).
+# A fan-out writes this many notifications per transaction and, on SQLite,
+# rests this many times as long as each took, so that requests waiting to
+# write get the lock between (services.notifications._store).
 STANDPOINT_FAN_OUT_BATCH = int(os.environ.get("FAN_OUT_BATCH", "500"))
-STANDPOINT_FAN_OUT_PAUSE = float(os.environ.get("FAN_OUT_PAUSE", "0.01"))
+STANDPOINT_FAN_OUT_REST = float(os.environ.get("FAN_OUT_REST", "1"))
 # The task worker's CPU niceness: background work yields the CPU to requests.
 STANDPOINT_WORKER_NICE = int(os.environ.get("WORKER_NICE", "10"))
 # How often the worker looks for digests that are due.
