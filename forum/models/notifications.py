@@ -157,6 +157,18 @@ class Mailing(models.Model):
         return f"{self.period} mail to {self.address}"
 
 
+def about(model, on_delete=models.CASCADE) -> models.ForeignKey:
+    """What a notification may be about: optional, and not indexed (below)."""
+    return models.ForeignKey(
+        model,
+        on_delete=on_delete,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+
 class Notification(models.Model):
     """Something a reader is told, once.
 
@@ -178,57 +190,15 @@ class Notification(models.Model):
     # them once, as its most specific kind.
     key = models.CharField(max_length=40)
     created = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    topic = models.ForeignKey(
-        Topic,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    post = models.ForeignKey(
-        Post,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    action = models.ForeignKey(
-        ModerationAction,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    report = models.ForeignKey(
-        Report,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
+    actor = about(settings.AUTH_USER_MODEL)
+    topic = about(Topic)
+    post = about(Post)
+    action = about(ModerationAction)
+    report = about(Report)
     read_at = models.DateTimeField(null=True, blank=True)
     # Protected: a mailing's deletion must never free its notifications to be
     # mailed again (services.notifications.mailing_release gives them back).
-    mailing = models.ForeignKey(
-        Mailing,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
+    mailing = about(Mailing, on_delete=models.PROTECT)
 
     class Meta:
         ordering = ["-created", "-id"]

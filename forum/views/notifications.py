@@ -169,28 +169,23 @@ def notification_verify(request, token):
     try:
         user_id, address = service.address_from_token(token)
     except ValidationError as exc:
-        return render(
-            request,
-            "forum/notification_verify.html",
-            {"error": exc.messages[0]},
-            status=400,
-        )
+        return refused(request, "forum/notification_verify.html", exc)
     if request.method != "POST":
         context = {"address": address, "other": user_id != request.user.pk}
         return render(request, "forum/notification_verify.html", context)
     try:
         service.address_verify(user=request.user, token=token)
     except ValidationError as exc:
-        return render(
-            request,
-            "forum/notification_verify.html",
-            {"error": exc.messages[0]},
-            status=400,
-        )
+        return refused(request, "forum/notification_verify.html", exc)
     messages.success(
         request, f"{address} is confirmed: notifications will be mailed there."
     )
     return redirect("notifications-settings")
+
+
+def refused(request, template: str, exc: ValidationError):
+    """A mailed link that does not hold: the page, saying why, with a 400."""
+    return render(request, template, {"error": exc.messages[0]}, status=400)
 
 
 @csrf_exempt
@@ -201,12 +196,7 @@ def notification_unsubscribe(request, token):
     try:
         user_id, categories = service.unsubscribe_target(token)
     except ValidationError as exc:
-        return render(
-            request,
-            "forum/notification_unsubscribe.html",
-            {"error": exc.messages[0]},
-            status=400,
-        )
+        return refused(request, "forum/notification_unsubscribe.html", exc)
     labels = [MailCategory(c).label for c in categories]
     if request.method == "POST":
         service.unsubscribe(token)
