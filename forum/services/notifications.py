@@ -80,13 +80,7 @@ ACCOUNT_ACTIONS = frozenset(
 PROPOSAL_ACTIONS = frozenset(
     {ModerationKind.APPROVE_POSITION, ModerationKind.REJECT_POSITION}
 )
-# Most specific last: a later kind replaces an earlier one for a recipient.
-POST_KIND_ORDER = [
-    NotificationKind.WATCHED,
-    NotificationKind.MENTION,
-    NotificationKind.REPLY,
-    NotificationKind.QUOTE,
-]
+# Watchers read a chunk at a time (a topic may have tens of thousands).
 BATCH = 2000
 # A mailing claimed this long ago and still not sent was interrupted.
 STALE_MAILING = timedelta(hours=1)
@@ -260,6 +254,8 @@ def reply_published(post_id: int) -> int:
     if post is None:
         return 0
     _track(post)
+    # Most specific last: watched, mentioned, answered, quoted; a later kind
+    # replaces an earlier one for its recipient.
     told: dict[int, str] = {}
     watchers = TopicReader.objects.filter(
         topic_id=post.topic_id, level=WatchLevel.WATCHING
