@@ -275,7 +275,11 @@ def reader_parts(
     level = reader.effective_level if reader else WatchLevel.TRACKING
     context = {"slug": slug, "level": level, "csrf_token": sharing.TOKEN}
     context["levels"] = WatchLevel.choices
-    holes = {b"watch": render_to_string("forum/_watch.html", context)}
+    watch = fragment(
+        ("watch", slug, level),
+        lambda: render_to_string("forum/_watch.html", context),
+    )
+    holes = {b"watch": watch}
     last_read = reader.last_read if reader else 0
     if not last_read or last_read >= stamp.shown:
         return holes, None
