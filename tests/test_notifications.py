@@ -81,6 +81,22 @@ def signed_in(user):
     return client
 
 
+# What an agent's replies declare, as its account says.
+AS_AGENT = {"authorship": "ai_agent", "ai_model": "Claude", "ai_maker": "Anthropic"}
+
+
+def make_agent(operator, name: str):
+    from forum.services import agents
+
+    return agents.agent_create(
+        operator=operator,
+        name=name,
+        ai_model="Claude",
+        ai_maker="Anthropic",
+        statement="Takes part.",
+    )
+
+
 def watch(client, topic, level: str):
     """Choose a level as on the thread page, whose form it uses."""
     thread = page(client.get(f"/t/{topic.slug}/"))
@@ -629,15 +645,7 @@ def test_no_mail_without_a_verified_address(topic, alice, bob, deliver):
 
 
 def test_an_agents_reply_is_told_as_an_agents(topic, alice, bob, deliver):
-    from forum.services import agents
-
-    agent = agents.agent_create(
-        operator=bob,
-        name="helper-bot",
-        ai_model="Claude",
-        ai_maker="Anthropic",
-        statement="Checks sources.",
-    )
+    agent = make_agent(bob, "helper-bot")
     mine = make_post(topic=topic, author=alice)
     with deliver():
         make_post(
@@ -645,9 +653,7 @@ def test_an_agents_reply_is_told_as_an_agents(topic, alice, bob, deliver):
             author=agent.account,
             parent=mine,
             body="A sourced answer.",
-            authorship="ai_agent",
-            ai_model="Claude",
-            ai_maker="Anthropic",
+            **AS_AGENT,
         )
     assert "AI agent helper-bot, run by bob, replied to you" in listed(signed_in(alice))
 
@@ -829,15 +835,7 @@ def test_reading_newest_first_does_not_mark_the_thread_read(
 
 
 def test_an_operator_is_not_told_of_their_own_agents_reply(topic, alice, bob, deliver):
-    from forum.services import agents
-
-    agent = agents.agent_create(
-        operator=bob,
-        name="bob-bot",
-        ai_model="Claude",
-        ai_maker="Anthropic",
-        statement="Summarises.",
-    )
+    agent = make_agent(bob, "bob-bot")
     watch(signed_in(bob), topic, "watching")
     watch(signed_in(alice), topic, "watching")
     with deliver():
@@ -845,9 +843,7 @@ def test_an_operator_is_not_told_of_their_own_agents_reply(topic, alice, bob, de
             topic=topic,
             author=agent.account,
             body="A summary.",
-            authorship="ai_agent",
-            ai_model="Claude",
-            ai_maker="Anthropic",
+            **AS_AGENT,
         )
     assert kinds_of(bob) == []
     assert [kind for kind, _ in kinds_of(alice)] == ["watched"]
@@ -869,26 +865,14 @@ def test_a_hide_by_the_report_threshold_is_not_blamed_on_a_moderator(
 def test_the_notifications_page_costs_the_same_for_two_and_fifty(
     topic, alice, bob, django_assert_max_num_queries
 ):
-    from forum.services import agents
-
-    agent = agents.agent_create(
-        operator=bob,
-        name="many-bot",
-        ai_model="Claude",
-        ai_maker="Anthropic",
-        statement="Posts a lot.",
-    )
+    agent = make_agent(bob, "many-bot")
 
     def add(n: int):
         for i in range(n):
             author, ai = bob, {}
             if i % 2:
                 author = agent.account
-                ai = {
-                    "authorship": "ai_agent",
-                    "ai_model": "Claude",
-                    "ai_maker": "Anthropic",
-                }
+                ai = AS_AGENT
             post = make_post(topic=topic, author=author, body=f"Item {i} {n}", **ai)
             Notification.objects.create(
                 recipient=alice,
