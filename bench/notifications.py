@@ -24,15 +24,17 @@ body unique, into the same topic:
    `manage.py worker --batch` drains those tasks alone (twice the fan-out,
    so about twice as long).
 
-Each load starts with 10 untimed warm-up replies. It prints each load's
-replies/s and p50/p95 latency; the ratio of 3 to 1, with the worker running
-as deployed (target >= 0.80); and the worker's notifications/s and tasks/s
-from the task results' own start and finish times: while load 3 was posted,
-after it (the worker alone), and in `worker --batch`. Then it checks the
-database: every acknowledged reply stored once, every reply_published task
-run once and successful, each watcher told exactly once of every reply posted
-while they watched, nobody told of the others, nor anyone who does not
-watch. Exit status 1 when the target or a check is missed.
+Each load starts with 10 untimed warm-up replies and, with the worker
+running, waits until it has taken up their tasks: it is busy for the whole
+timed load. It prints each load's replies/s and p50/p95 latency; the ratio of
+load 3 to load 1, both with the worker running as deployed (target >= 0.80);
+and the worker's notifications/s: the rows stored while load 3 was posted
+(counted in the database), then from the task results' own start and finish
+times, after load 3 (the worker alone) and in `worker --batch`. Then it checks
+the database: every acknowledged reply stored once, every reply_published
+task run once and successful, each watcher told exactly once of every reply
+posted while they watched, nobody told of the others, nor anyone who does
+not watch. Exit status 1 when the target or a check is missed.
 
 Flood control is off (RATE_LIMIT_POST=off): this measures throughput. At the
 defaults it takes about 8 minutes on 2 cores, most of it the worker draining
@@ -46,6 +48,7 @@ import math
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -92,6 +95,20 @@ TopicReader.objects.bulk_create(
     batch_size=2000,
 )
 print(json.dumps(TopicReader.objects.filter(topic=topic, level="watching").count()))
+"""
+
+# Until the worker has taken up the warm-up's tasks (or run them all): the
+# timed load then starts with the worker busy, as it is for all of it.
+WAIT_ENGAGED = """
+import json, time
+from django_tasks_db.models import DBTaskResult
+started = time.monotonic()
+while time.monotonic() - started < 60 and (
+    DBTaskResult.objects.filter(status="READY").exists()
+    and not DBTaskResult.objects.filter(status="RUNNING").exists()
+):
+    time.sleep(0.1)
+print(json.dumps(time.monotonic() - started))
 """
 
 WAIT_DRAINED = """
@@ -158,6 +175,7 @@ class Load:
     errors: int = 0
     started: float = 0.0  # time.time(), to compare with the task results' times
     seconds: float = 0.0
+    told: int = 0  # notifications the worker stored while the load was posted
     p50_ms: float = math.nan
     p95_ms: float = math.nan
     acked: tuple = ()
@@ -220,7 +238,9 @@ def measure(args, env: dict, tmp: Path, sessions: list[dict]) -> dict[str, Load]
         with serve(env, tmp, args.workers, worker=load.worker) as site:
             say(f"Load: {load.name}: {args.posters} clients, {args.posts} replies")
             post_load(site, sessions, key, WARMUP_POSTS, "warmup")
-            timed(load, site, sessions, key, args.posts)
+            if load.worker:
+                run_code(env, WAIT_ENGAGED)
+            timed(load, tmp, site, sessions, key, args.posts)
             if load.worker:
                 say("Waiting for the served worker to run every task")
                 drain(env, args.drain_timeout)
@@ -230,16 +250,27 @@ def measure(args, env: dict, tmp: Path, sessions: list[dict]) -> dict[str, Load]
     return loads
 
 
-def timed(load: Load, site: str, sessions: list[dict], key: str, posts: int) -> None:
+def timed(
+    load: Load, tmp: Path, site: str, sessions: list[dict], key: str, posts: int
+) -> None:
+    before = notifications_stored(tmp)
     load.started = time.time()
     started = time.perf_counter()
     answers = post_load(site, sessions, key, posts, "reply")
     load.seconds = time.perf_counter() - started
+    load.told = notifications_stored(tmp) - before
     acked = [(body, seconds) for body, status, seconds in answers if status == 302]
     latencies = sorted(seconds * 1000 for _, seconds in acked)
     load.replies, load.errors = len(acked), len(answers) - len(acked)
     load.p50_ms, load.p95_ms = percentile(latencies, 50), percentile(latencies, 95)
     load.acked = tuple(body for body, _ in acked)
+
+
+def notifications_stored(tmp: Path) -> int:
+    """Notification rows in the benchmark's database, counted at once (a
+    `manage.py shell` would take a second to start)."""
+    with contextlib.closing(sqlite3.connect(tmp / "bench.sqlite3", timeout=60)) as db:
+        return db.execute("SELECT count(*) FROM forum_notification").fetchone()[0]
 
 
 def post_load(
@@ -363,7 +394,10 @@ def report(args, loads: dict[str, Load], tally: dict) -> bool:
         "\n| the worker | tasks | notifications | seconds | tasks/s | notifications/s |"
     )
     print("|---|---:|---:|---:|---:|---:|")
-    print(throughput("in `serve`, while load 3 was posted", tasks, until=ended))
+    print(
+        f"| in `serve`, while load 3 was posted | | {watched.told:,} "
+        f"| {watched.seconds:.1f} | | {watched.told / watched.seconds:,.0f} |"
+    )
     print(throughput("in `serve`, after load 3 (alone)", tasks, after=ended))
     print(throughput("in `serve`, all of load 3's tasks", tasks))
     if alone:
@@ -384,22 +418,15 @@ def report(args, loads: dict[str, Load], tally: dict) -> bool:
     return failed
 
 
-def throughput(
-    name: str, tasks: list, until: float | None = None, after: float | None = None
-) -> str:
-    """A table row for `tasks` (status, started, finished, notifications made,
-    times in seconds since the epoch), from the first one's start to the last
-    one's finish: those finished by `until` (then up to `until`), or those
-    started after `after`."""
-    done = [t for t in tasks if t[2] is not None]
-    if until is not None:
-        done = [t for t in done if t[2] <= until]
-    if after is not None:
-        done = [t for t in done if t[1] > after]
+def throughput(name: str, tasks: list, after: float | None = None) -> str:
+    """A table row for `tasks` (status, started, finished, notifications made;
+    times in seconds since the epoch), or those started after `after`: from
+    the first one's start to the last one's finish."""
+    done = [t for t in tasks if t[2] is not None and (after is None or t[1] > after)]
     if not done:
         return f"| {name} | 0 | 0 | | | |"
     made = sum(t[3] for t in done)
-    seconds = (until or max(t[2] for t in done)) - min(t[1] for t in done)
+    seconds = max(t[2] for t in done) - min(t[1] for t in done)
     return (
         f"| {name} | {len(done)} | {made:,} | {seconds:.1f} "
         f"| {len(done) / seconds:,.1f} | {made / seconds:,.0f} |"
