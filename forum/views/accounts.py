@@ -5,12 +5,11 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from .. import limits, services
 from ..forms import DefaultsForm, SignInForm, SignupForm
-from .base import submit
+from .base import safe_next, submit
 
 
 @login_required
@@ -45,11 +44,7 @@ def profile_defaults(request):
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(
-        next_url, {request.get_host()}, request.is_secure()
-    ):
-        next_url = ""
+    next_url = safe_next(request)
     form = SignupForm(request.POST or None)
 
     def save(data):

@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .. import limits
 from ..http import BUSY_RETRY_AFTER, STORAGE_RETRY_AFTER, too_many_requests
@@ -108,3 +109,12 @@ def paginate(items, number: str | None, *, count: int | None = None) -> Page:
 def is_id(text: str, digits: int = 18) -> bool:
     """Whether a query parameter is a plain id, before it goes near the database."""
     return text.isascii() and text.isdigit() and len(text) <= digits
+
+
+def safe_next(request: HttpRequest) -> str:
+    """The `next` address a form or link carries, if it stays on this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    )
+    return target if allowed else ""

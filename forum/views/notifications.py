@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -22,7 +22,7 @@ from .. import limits, notices
 from ..forms import AddressForm, MailChoicesForm, WatchForm
 from ..models import MailCategory, Topic
 from ..services import notifications as service
-from .base import submit
+from .base import safe_next, submit
 
 PER_PAGE = 50
 
@@ -79,10 +79,7 @@ def topic_watch(request, slug):
     messages.success(
         request, f"“{topic.title}”: {reader.get_level_display().split(':')[0]}."
     )
-    back = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(back, {request.get_host()}, True):
-        return redirect(back)
-    return redirect(topic)
+    return redirect(safe_next(request) or topic)
 
 
 @never_cache
@@ -224,7 +221,4 @@ def user_block(request, username):
         messages.success(
             request, f"{username}'s replies and mentions notify you again."
         )
-    back = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(back, {request.get_host()}, True):
-        return redirect(back)
-    return redirect("profile", username=username)
+    return redirect(safe_next(request) or reverse("profile", args=[username]))
